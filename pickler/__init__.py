@@ -1,0 +1,43 @@
+"""pickler: a compiled, drop-in replacement for the standard ``pickle`` module.
+
+``import pickler as pickle`` gives the same functions, classes, arguments,
+defaults, exceptions and constants as the running interpreter's ``pickle``.
+The output of :func:`dumps` and :class:`Pickler` is byte-for-byte the output of
+CPython's C pickler (``_pickle``) for every object and protocol 0 to 5.
+
+The exceptions and :class:`PickleBuffer` are the standard library's own
+objects, so ``except pickle.PicklingError`` catches errors raised here.
+"""
+import pickle as _stdpickle
+
+# The stdlib's own exception classes and PickleBuffer: code written against
+# ``pickle`` must catch and construct exactly these objects.
+from pickle import (
+    PickleError, PicklingError, UnpicklingError, PickleBuffer,
+    HIGHEST_PROTOCOL, DEFAULT_PROTOCOL,
+)
+
+from ._pickler import Pickler, dump, dumps
+# Loading is the standard library's C unpickler until pickler._unpickler lands.
+from _pickle import Unpickler, load, loads
+
+# Opcode constants (MARK, STOP, ..., READONLY_BUFFER) and the other public
+# module attributes of ``pickle`` (format_version, compatible_formats, ...)
+# are re-exported unchanged.
+_OPCODE_NAMES = [name for name in _stdpickle.__all__
+                 if name.isupper() and name not in
+                 ("HIGHEST_PROTOCOL", "DEFAULT_PROTOCOL")]
+globals().update({name: getattr(_stdpickle, name) for name in _OPCODE_NAMES})
+
+format_version = _stdpickle.format_version
+compatible_formats = _stdpickle.compatible_formats
+bytes_types = _stdpickle.bytes_types
+whichmodule = _stdpickle.whichmodule
+encode_long = _stdpickle.encode_long
+decode_long = _stdpickle.decode_long
+dispatch_table = _stdpickle.dispatch_table
+
+__all__ = list(_stdpickle.__all__)
+__version__ = "0.1.0"
+
+del _OPCODE_NAMES

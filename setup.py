@@ -1,0 +1,46 @@
+"""Build the compiled modules of pickler.
+
+Every ``pickler/*.pyx`` becomes its own extension module; declarations shared
+between them live in the matching ``.pxd`` files.  ``PICKLER_DEBUG=1`` builds
+with line tracing and annotated HTML (never benchmark such a build).
+"""
+import glob
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("PICKLER_DEBUG") == "1"
+
+directives = {
+    "language_level": 3,
+    "binding": True,
+    "embedsignature": True,
+    "auto_pickle": False,
+    "boundscheck": False,
+    "wraparound": False,
+    "initializedcheck": False,
+    "cdivision": True,
+}
+macros = []
+if DEBUG:
+    directives["linetrace"] = True
+    macros += [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")]
+
+extensions = [
+    Extension(
+        "pickler." + os.path.splitext(os.path.basename(path))[0],
+        [path],
+        define_macros=macros,
+        extra_compile_args=["-O3"] if not DEBUG else ["-O0", "-g"],
+    )
+    for path in sorted(glob.glob(os.path.join("pickler", "*.pyx")))
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=directives,
+        annotate=DEBUG,
+    ),
+)
