@@ -1,0 +1,113 @@
+# cython: language_level=3, binding=True, embedsignature=True, auto_pickle=False
+"""The pickler's output buffer.
+
+The storage is a ``bytes`` object created uninitialised and resized with
+``_PyBytes_Resize`` (a ``realloc``): growth is geometric (x1.5, as in CPython)
+for the stream of small opcodes, and exact when a large payload of known size
+is about to be copied in (see ``reserve_exact``), so that an in-band
+``dumps()`` of a large array peaks near the size of its result instead of
+1.5 times it.  ``detach()`` shrinks the object to its length and gives it
+away; the buffer never writes into storage it has handed out.
+"""
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_XDECREF
+
+cdef extern from "Python.h":
+    PyObject *PyBytes_FromStringAndSize(const char *, Py_ssize_t) except NULL
+    char *PyBytes_AS_STRING(PyObject *)
+    int _PyBytes_Resize(PyObject **, Py_ssize_t) except -1
+    const Py_ssize_t PY_SSIZE_T_MAX
+
+cdef enum:
+    WRITE_BUF_SIZE = 4096
+
+
+cdef class WriteBuffer:
+
+    def __cinit__(self):
+        self.data = NULL
+        self.ptr = NULL
+        self.length = 0
+        self.capacity = 0
+        self.initial_capacity = WRITE_BUF_SIZE
+
+    def __dealloc__(self):
+        self.release()
+
+    cdef void release(self) noexcept:
+        Py_XDECREF(self.data)
+        self.data = NULL
+        self.ptr = NULL
+        self.length = 0
+        self.capacity = 0
+
+    cdef int allocate(self, Py_ssize_t capacity) except -1:
+        """Start a fresh, empty storage of `capacity` bytes."""
+        self.release()
+        self.data = PyBytes_FromStringAndSize(NULL, capacity)
+        self.ptr = PyBytes_AS_STRING(self.data)
+        self.capacity = capacity
+        return 0
+
+    cdef int reset(self) except -1:
+        """Empty the buffer, keeping (or creating) its storage."""
+        if self.data == NULL:
+            self.allocate(self.initial_capacity)
+        self.length = 0
+        return 0
+
+    cdef int _resize(self, Py_ssize_t new_capacity) except -1:
+        if self.data == NULL:
+            self.allocate(new_capacity)
+            return 0
+        # On failure _PyBytes_Resize releases the object and sets it to NULL.
+        if _PyBytes_Resize(&self.data, new_capacity) < 0:
+            self.ptr = NULL
+            self.length = 0
+            self.capacity = 0
+            return -1
+        self.ptr = PyBytes_AS_STRING(self.data)
+        self.capacity = new_capacity
+        return 0
+
+    cdef int grow(self, Py_ssize_t extra) except -1:
+        """Make room for `extra` more bytes, growing by at least half."""
+        cdef Py_ssize_t needed
+        if extra > PY_SSIZE_T_MAX - self.length:
+            raise MemoryError()
+        needed = self.length + extra
+        if needed <= self.capacity:
+            return 0
+        if needed <= PY_SSIZE_T_MAX // 3 * 2:
+            needed = needed // 2 * 3
+        return self._resize(needed)
+
+    cdef int reserve_exact(self, Py_ssize_t extra) except -1:
+        """Make room for exactly `extra` more bytes plus a little slack.
+
+        Used before copying a large payload: growing geometrically there
+        would leave up to half of the buffer allocated and unused.
+        """
+        cdef Py_ssize_t needed
+        if extra > PY_SSIZE_T_MAX - self.length - WRITE_BUF_SIZE:
+            raise MemoryError()
+        needed = self.length + extra
+        if needed <= self.capacity:
+            return 0
+        return self._resize(needed + WRITE_BUF_SIZE)
+
+    cdef object detach(self):
+        """Shrink the storage to the bytes written and hand it out as `bytes`."""
+        cdef object result
+        if self.data == NULL:
+            return b""
+        if self.length != self.capacity:
+            self._resize(self.length)
+        result = <object>self.data
+        # `result` now owns a reference; drop ours without freeing the object.
+        Py_XDECREF(self.data)
+        self.data = NULL
+        self.ptr = NULL
+        self.length = 0
+        self.capacity = 0
+        return result

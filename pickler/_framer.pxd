@@ -1,0 +1,43 @@
+# cython: language_level=3
+"""Declarations of the framer: protocol 4+ frames over the write buffer."""
+from ._buffer cimport WriteBuffer
+
+
+cdef enum:
+    FRAME_SIZE_MIN = 4             # smaller frames are dropped (header removed)
+    FRAME_SIZE_TARGET = 64 * 1024  # a frame is committed once it holds this much
+    FRAME_HEADER_SIZE = 9          # FRAME opcode + 8-byte little-endian length
+
+
+cdef class Framer(WriteBuffer):
+    # Frames are regions of the output buffer.  While framing is on, a frame
+    # is always open: its 9 header bytes are reserved at `frame_start` as soon
+    # as the previous frame is committed, and patched (or removed, for
+    # payloads under FRAME_SIZE_MIN bytes) when it is committed.  This gives
+    # the same bytes as CPython, which reserves the header lazily at the next
+    # write, because nothing is written between a commit and the next opcode.
+    cdef bint framing              # protocol >= 4 and inside dump()
+    cdef Py_ssize_t frame_start    # offset of the open frame's header, -1 if none
+    cdef Py_ssize_t boundary       # buffer length at which the open frame is full;
+                                   # PY_SSIZE_T_MAX when no frame is open, so the
+                                   # per-object check is a single comparison
+    cdef object file_write         # bound write() of the target file; None for dumps()
+    cdef Py_ssize_t flush_capacity # storage size to start with after a flush
+
+    cdef int start_framing(self) except -1
+    cdef int end_framing(self) except -1
+    cdef int open_frame(self) except -1
+    cdef int commit_frame(self) except -1
+    cdef int frame_full(self) except -1
+    cdef int flush_to_file(self) except -1
+    cdef int write_large(self, const char *header, Py_ssize_t header_size,
+                         const char *data, Py_ssize_t data_size,
+                         object payload) except -1
+    cdef void abort(self) noexcept
+
+
+cdef inline int opcode_boundary(Framer framer) except -1:
+    """Between two objects: commit (and flush to the file) a full frame."""
+    if framer.length >= framer.boundary:
+        return framer.frame_full()
+    return 0

@@ -1,0 +1,112 @@
+# cython: language_level=3, binding=True, embedsignature=True, auto_pickle=False
+"""The pickler's memo: which objects were already written, and under which index.
+
+CPython's C pickler keeps a purpose-built identity hash table instead of a
+dict of ``id(obj) -> (index, obj)`` (what the pure-Python pickler uses); we do
+the same.  Linear probing over a power-of-two table kept at most two-thirds
+full; the hash is a multiplicative spread of the pointer.  The probing scheme
+does not influence the pickle: memo indices are assigned in insertion order.
+"""
+from cpython.mem cimport PyMem_Calloc, PyMem_Free
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.object cimport PyObject
+
+cdef enum:
+    MEMO_MIN_SIZE = 8
+
+
+cdef class MemoTable:
+
+    def __cinit__(self):
+        self.table = <MemoEntry *>PyMem_Calloc(MEMO_MIN_SIZE, sizeof(MemoEntry))
+        if self.table == NULL:
+            raise MemoryError()
+        self.mask = MEMO_MIN_SIZE - 1
+        self.used = 0
+
+    def __dealloc__(self):
+        self.clear()
+        PyMem_Free(self.table)
+        self.table = NULL
+
+    def __len__(self):
+        return self.used
+
+    cdef Py_ssize_t get(self, PyObject *key) noexcept:
+        return memo_lookup(self, key)
+
+    cdef int resize(self, Py_ssize_t min_used) except -1:
+        # Grow to the smallest power of two that holds `min_used` keys at a
+        # load factor of at most 1/2 right after the resize.
+        cdef Py_ssize_t new_size = MEMO_MIN_SIZE
+        cdef MemoEntry *old_table = self.table
+        cdef Py_ssize_t old_size = self.mask + 1
+        cdef MemoEntry *new_table
+        cdef Py_ssize_t i
+        cdef size_t j, new_mask
+        while new_size < 2 * min_used:
+            new_size <<= 1
+        new_table = <MemoEntry *>PyMem_Calloc(new_size, sizeof(MemoEntry))
+        if new_table == NULL:
+            raise MemoryError()
+        new_mask = <size_t>(new_size - 1)
+        for i in range(old_size):
+            if old_table[i].key != NULL:
+                j = memo_hash(old_table[i].key) & new_mask
+                while new_table[j].key != NULL:
+                    j = (j + 1) & new_mask
+                new_table[j] = old_table[i]
+        self.table = new_table
+        self.mask = new_size - 1
+        PyMem_Free(old_table)
+        return 0
+
+    cdef int set(self, PyObject *key, Py_ssize_t value) except -1:
+        """Store `key` -> `value`, replacing the value if `key` is present."""
+        cdef size_t i = memo_hash(key) & <size_t>self.mask
+        while self.table[i].key != NULL:
+            if self.table[i].key == key:
+                self.table[i].value = value
+                return 0
+            i = (i + 1) & <size_t>self.mask
+        Py_INCREF(<object>key)
+        self.table[i].key = key
+        self.table[i].value = value
+        self.used += 1
+        # Keep the load factor at or below 2/3 so that probe runs stay short.
+        if 3 * self.used >= 2 * (self.mask + 1):
+            self.resize(self.used * 2)
+        return 0
+
+    cdef void clear(self) noexcept:
+        """Drop every entry (and the references they hold); keep the table size."""
+        cdef Py_ssize_t i
+        cdef PyObject *key
+        if self.table == NULL:
+            return
+        for i in range(self.mask + 1):
+            key = self.table[i].key
+            if key != NULL:
+                self.table[i].key = NULL
+                Py_XDECREF(key)
+        self.used = 0
+
+    cdef MemoTable copy(self):
+        cdef MemoTable other = MemoTable.__new__(MemoTable)
+        cdef Py_ssize_t i
+        other.resize(self.used)
+        for i in range(self.mask + 1):
+            if self.table[i].key != NULL:
+                other.set(self.table[i].key, self.table[i].value)
+        return other
+
+    cdef dict as_dict(self):
+        """The memo as the pure-Python pickler shows it: {id(obj): (index, obj)}."""
+        cdef dict result = {}
+        cdef Py_ssize_t i
+        cdef object obj
+        for i in range(self.mask + 1):
+            if self.table[i].key != NULL:
+                obj = <object>self.table[i].key
+                result[id(obj)] = (self.table[i].value, obj)
+        return result

@@ -1,0 +1,80 @@
+# cython: language_level=3
+"""Declarations of the compiled Pickler (see _pickler.pyx)."""
+from cpython.object cimport PyObject
+
+from ._framer cimport Framer
+from ._memo cimport MemoTable
+
+
+cdef class Pickler:
+    # Output: the write buffer with its frames; `framer.file_write` is the
+    # target file's bound write() (None when pickling to bytes).
+    cdef Framer framer
+    # Objects already written, with their memo indices.  Kept across dump()
+    # calls, as in the stdlib, until clear_memo().
+    cdef MemoTable memo_table
+    cdef int proto                  # protocol in use, 0..5
+    cdef public int bin             # proto > 0; writable, and honoured, as in _pickle
+    cdef public int fast            # fast mode: no memo, cycle guard past 50 levels
+    cdef bint fix_imports           # map names to Python 2 ones (only when proto < 3)
+    cdef object buffer_callback     # protocol 5 out-of-band callback, or None
+    cdef bint initialized           # __init__ ran (a subclass may forget to call it)
+    cdef bint running               # inside dump(): guards against re-entrant use
+    cdef int fast_nesting           # container depth in fast mode (negative after an error)
+    cdef dict fast_memo             # id -> None of containers open past FAST_NESTING_LIMIT
+
+    # Hooks as set on the instance.  `persistent_id` may be assigned on any
+    # instance (stored here); `dispatch_table` is stored here by assignment or,
+    # at __init__, from a subclass's class attribute.
+    cdef object pers_func_attr      # callable assigned to .persistent_id, or None
+    cdef object dispatch_table_attr # the mapping of .dispatch_table, if set
+    cdef bint has_dispatch_table    # dispatch_table_attr is set (None is a value)
+
+    # Hooks resolved once per dump() (None = not in use) and cleared after it,
+    # so that no reference cycle pickler -> bound method -> pickler outlives it.
+    cdef object hook_persistent_id      # persistent_id to call for every object
+    cdef object hook_reducer_override   # reducer_override to call for non-builtin objects
+    cdef object hook_dispatch_table     # mapping consulted per type; None = copyreg's dict
+
+    cdef int setup(self, object file, object protocol, object fix_imports,
+                   object buffer_callback, bint to_file) except -1
+    cdef int resolve_hooks(self) except -1
+    cdef void clear_hooks(self) noexcept
+    cdef int run_dump(self, object obj) except -1
+
+    cdef int save(self, object obj, bint pers_save) except -1
+    cdef int save_nonatomic(self, object obj, type t) except -1
+    cdef int save_pers(self, object obj) except -1
+    cdef int memoize(self, object obj) except -1
+    cdef int memo_get(self, Py_ssize_t idx) except -1
+    cdef int save_bool(self, object obj) except -1
+    cdef int save_long(self, object obj) except -1
+    cdef int save_float(self, object obj) except -1
+    cdef int save_bytes(self, object obj) except -1
+    cdef int save_bytes_data(self, object obj, const char *data, Py_ssize_t size) except -1
+    cdef int save_bytearray(self, object obj) except -1
+    cdef int save_bytearray_data(self, object obj, const char *data, Py_ssize_t size) except -1
+    cdef int save_picklebuffer(self, object obj) except -1
+    cdef int save_str(self, object obj) except -1
+    cdef int save_tuple(self, tuple obj) except -1
+    cdef int save_list(self, list obj) except -1
+    cdef int batch_list_exact(self, list obj) except -1
+    cdef int batch_appends(self, object items) except -1
+    cdef int save_dict(self, dict obj) except -1
+    cdef int batch_dict_exact(self, dict obj) except -1
+    cdef int batch_setitems(self, object items) except -1
+    cdef int save_set(self, object obj) except -1
+    cdef int save_frozenset(self, object obj) except -1
+    cdef int save_type(self, object obj) except -1
+    cdef int save_global(self, object obj, object name) except -1
+    cdef int write_global_opcode(self, object module_name, object name) except -1
+    cdef int save_other(self, object obj, type t) except -1
+    cdef int save_reduce_value(self, object obj, object rv) except -1
+    cdef int save_reduce(self, tuple rv, object obj) except -1
+    cdef int fast_save_enter(self, object obj) except -1
+    cdef int fast_save_leave(self, object obj) except -1
+
+
+cdef class PicklerMemoProxy:
+    # The object behind `Pickler.memo`: a view on the pickler's memo table.
+    cdef Pickler pickler            # the pickler whose memo this shows

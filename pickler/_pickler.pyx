@@ -1,0 +1,1347 @@
+# cython: language_level=3, binding=True, embedsignature=True, auto_pickle=False
+"""The compiled Pickler.
+
+``Pickler.save()`` follows the order of ``save()`` in CPython's
+``Modules/_pickle.c`` so that the bytes, the memo indices and the frames are
+identical:
+
+1. frame boundary (``opcode_boundary``), then ``persistent_id`` if in use;
+2. atoms by identity or exact type, never memoized: None, True/False, int,
+   float;
+3. the memo: an object already written becomes a GET;
+4. exact bytes and str;
+5. under the recursion guard: exact dict, set, frozenset, list, tuple,
+   bytearray, PickleBuffer;
+6. ``reducer_override`` (so it never sees the types above), classes and
+   functions by reference, then ``dispatch_table`` / ``copyreg`` /
+   ``__reduce_ex__`` / ``__reduce__`` and ``save_reduce``.
+
+Every method of the save path is ``cdef``: a Python subclass cannot override
+it, and pays nothing for hooks it does not define.  Hooks are looked up once
+per ``dump()`` (``resolve_hooks``).
+"""
+import sys
+import copyreg
+import functools
+import _compat_pickle
+from types import FunctionType
+from pickle import PickleBuffer, PicklingError, DEFAULT_PROTOCOL
+
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
+                             PyBuffer_IsContiguous, PyBUF_FULL_RO)
+from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_AsLong
+from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
+from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
+from cpython.dict cimport PyDict_Next, PyDict_GetItemWithError
+from cpython.ref cimport Py_INCREF
+from libc.string cimport memcpy, strlen
+
+from ._opcodes cimport *
+from ._buffer cimport buf_reserve, buf_write, buf_write_byte
+from ._framer cimport Framer, opcode_boundary
+from ._memo cimport MemoTable, memo_lookup
+
+cdef extern from "Python.h":
+    int Py_EnterRecursiveCall(const char *where) except -1
+    void Py_LeaveRecursiveCall()
+    const char *PyUnicode_AsUTF8AndSize(object, Py_ssize_t *) except NULL
+    bint PyUnicode_IS_ASCII(object)
+    char *PyBytes_AS_STRING(object)
+    Py_ssize_t PyBytes_GET_SIZE(object)
+    char *PyByteArray_AS_STRING(object)
+    Py_ssize_t PyByteArray_GET_SIZE(object)
+    bint PyType_IsSubtype(PyTypeObject *, PyTypeObject *)
+    bint PyIter_Check(object)
+    bint PyCallable_Check(object)
+    object PyImport_Import(object name)
+    char *PyOS_double_to_string(double val, char format_code, int precision,
+                                int flags, int *type) except NULL
+    void PyMem_Free(void *)
+    int Py_DTSF_ADD_DOT_0
+    double PyFloat_AS_DOUBLE(object)
+
+# ---------------------------------------------------------------------------
+# Python objects used at run time, cached in C variables.
+
+cdef object _PickleBuffer = PickleBuffer
+cdef object _PicklingError = PicklingError
+cdef type _FunctionType = FunctionType
+cdef dict _copyreg_dispatch_table = copyreg.dispatch_table
+cdef dict _extension_registry = copyreg._extension_registry
+cdef dict _name_mapping_3to2 = _compat_pickle.REVERSE_NAME_MAPPING
+cdef dict _import_mapping_3to2 = _compat_pickle.REVERSE_IMPORT_MAPPING
+cdef object _codecs_encode
+import codecs
+_codecs_encode = codecs.encode
+cdef object _partial = functools.partial
+cdef object _getattr = getattr
+cdef object _NotImplemented = NotImplemented
+cdef object _NoneType = type(None)
+cdef object _EllipsisType = type(Ellipsis)
+cdef object _NotImplementedType = type(NotImplemented)
+
+cdef int _DEFAULT_PROTOCOL = DEFAULT_PROTOCOL
+
+# Behaviour that changed between the supported CPython versions.
+cdef bint PY313 = sys.version_info >= (3, 13)
+# 3.13+: a default persistent_id() method (returning None) exists, so that
+# subclasses can call super().persistent_id(obj).
+cdef bint HAS_DEFAULT_PERSISTENT_ID = PY313
+# 3.13+: a nested qualname under protocol < 4 is written as a chain of
+# getattr() calls on the top-level object (gh-82951); before, as
+# getattr(parent, name) with the parent pickled by reference.
+cdef bint NESTED_GETATTR_CHAIN = PY313
+cdef str LOCAL_OBJECT_MSG = ("Can't get local object %r" if PY313
+                             else "Can't pickle local object %r")
+cdef str PICKLEBUFFER_PROTO_MSG = (
+    "PickleBuffer can only be pickled with protocol >= 5" if PY313
+    else "PickleBuffer can only pickled with protocol >= 5")
+
+cdef enum:
+    NEWLINE = 10
+
+
+# ---------------------------------------------------------------------------
+# Small encoders.
+
+cdef inline void write_u32_le(char *p, unsigned long long v) noexcept:
+    p[0] = <char>(v & 0xff)
+    p[1] = <char>((v >> 8) & 0xff)
+    p[2] = <char>((v >> 16) & 0xff)
+    p[3] = <char>((v >> 24) & 0xff)
+
+
+cdef inline void write_u64_le(char *p, unsigned long long v) noexcept:
+    cdef int i
+    for i in range(8):
+        p[i] = <char>((v >> (8 * i)) & 0xff)
+
+
+cdef inline int write_decimal_line(Framer framer, char op, Py_ssize_t value) except -1:
+    """`op` followed by `value` in decimal and a newline (protocol 0 style)."""
+    cdef bytes line = ("%d\n" % value).encode("ascii")
+    buf_write_byte(framer, op)
+    buf_write(framer, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))
+    return 0
+
+
+cdef object raw_unicode_escape(str obj):
+    """Protocol 0 text of a str: raw-unicode-escape, with backslash, NUL,
+    newline, carriage return and \\x1a also escaped as \\uXXXX (so that the
+    UNICODE opcode's line stays one line)."""
+    cdef str s = obj
+    if ("\\" in s or "\0" in s or "\n" in s or "\r" in s or "\x1a" in s):
+        # Backslash first: the escapes inserted next contain backslashes.
+        s = (s.replace("\\", "\\u005c").replace("\0", "\\u0000")
+              .replace("\n", "\\u000a").replace("\r", "\\u000d")
+              .replace("\x1a", "\\u001a"))
+    return s.encode("raw_unicode_escape")
+
+
+# ---------------------------------------------------------------------------
+
+cdef object _PERSISTENT_ID_PROPERTY = None   # Pickler.__dict__['persistent_id']
+
+
+cdef class Pickler:
+    """Pickler(file, protocol=None, fix_imports=True, buffer_callback=None)
+--
+
+This takes a binary file for writing a pickle data stream.
+
+The optional *protocol* argument tells the pickler to use the given
+protocol; supported protocols are 0, 1, 2, 3, 4 and 5.  The default
+protocol is the running Python's pickle.DEFAULT_PROTOCOL.
+
+Specifying a negative protocol version selects the highest protocol
+version supported.  The higher the protocol used, the more recent the
+version of Python needed to read the pickle produced.
+
+The *file* argument must have a write() method that accepts a single
+bytes argument. It can thus be a file object opened for binary
+writing, an io.BytesIO instance, or any other custom object that meets
+this interface.
+
+If *fix_imports* is True and protocol is less than 3, pickle will try
+to map the new Python 3 names to the old module names used in Python
+2, so that the pickle data stream is readable with Python 2.
+
+If *buffer_callback* is None (the default), buffer views are
+serialized into *file* as part of the pickle stream.
+
+If *buffer_callback* is not None, then it can be called any number
+of times with a buffer view.  If the callback returns a false value
+(such as None), the given buffer is out-of-band; otherwise the
+buffer is serialized in-band, i.e. inside the pickle stream.
+
+It is an error if *buffer_callback* is not None and *protocol*
+is None or smaller than 5.
+"""
+
+    def __cinit__(self, *args, **kwargs):
+        self.framer = Framer.__new__(Framer)
+        self.memo_table = MemoTable.__new__(MemoTable)
+        self.proto = 0
+        self.bin = 0
+        self.fast = 0
+        self.fix_imports = False
+        self.buffer_callback = None
+        self.initialized = False
+        self.running = False
+        self.fast_nesting = 0
+        self.fast_memo = None
+        self.pers_func_attr = None
+        self.dispatch_table_attr = None
+        self.has_dispatch_table = False
+        self.hook_persistent_id = None
+        self.hook_reducer_override = None
+        self.hook_dispatch_table = None
+
+    def __init__(self, file, protocol=None, fix_imports=True, buffer_callback=None):
+        if self.running:
+            raise RuntimeError("Pickler object is already used")
+        if self.initialized:
+            # A second __init__() starts from a clean state, as in _pickle.
+            self.memo_table = MemoTable.__new__(MemoTable)
+            self.framer = Framer.__new__(Framer)
+            self.pers_func_attr = None
+            self.dispatch_table_attr = None
+            self.has_dispatch_table = False
+            self.fast_memo = None
+            self.initialized = False
+        self.setup(file, protocol, fix_imports, buffer_callback, True)
+        self.fast = 0
+        self.fast_nesting = 0
+        if not self.has_dispatch_table and type(self) is not Pickler:
+            # A subclass may define dispatch_table as a class attribute.
+            try:
+                table = getattr(self, "dispatch_table")
+            except AttributeError:
+                pass
+            else:
+                self.dispatch_table_attr = table
+                self.has_dispatch_table = True
+        self.initialized = True
+
+    cdef int setup(self, object file, object protocol, object fix_imports,
+                   object buffer_callback, bint to_file) except -1:
+        """Protocol, output stream and buffer callback, checked in _pickle's order."""
+        cdef long proto
+        if protocol is None:
+            proto = _DEFAULT_PROTOCOL
+        else:
+            proto = PyLong_AsLong(protocol)
+            if proto < 0:
+                proto = HIGHEST_PROTOCOL
+            elif proto > HIGHEST_PROTOCOL:
+                raise ValueError("pickle protocol must be <= %d" % HIGHEST_PROTOCOL)
+        self.proto = <int>proto
+        self.bin = proto > 0
+        self.fix_imports = bool(fix_imports) and proto < 3
+        if to_file:
+            try:
+                self.framer.file_write = file.write
+            except AttributeError:
+                raise TypeError("file must have a 'write' attribute") from None
+        else:
+            self.framer.file_write = None
+        if buffer_callback is not None and proto < 5:
+            raise ValueError("buffer_callback needs protocol >= 5")
+        self.buffer_callback = buffer_callback
+        return 0
+
+    # -- public API ---------------------------------------------------------
+
+    def dump(self, obj):
+        """Write a pickled representation of the given object to the open file."""
+        if not self.initialized:
+            raise _PicklingError(
+                "Pickler.__init__() was not called by %s.__init__()"
+                % type(self).__name__)
+        self.run_dump(obj)
+        self.framer.flush_to_file()
+
+    def clear_memo(self):
+        """Clears the pickler's "memo".
+
+        The memo is the data structure that remembers which objects the
+        pickler has already seen, so that shared or recursive objects are
+        pickled by reference and not by value.  This method is useful when
+        re-using picklers.
+        """
+        self.memo_table.clear()
+
+    property memo:
+        """The memo: a PicklerMemoProxy with copy() and clear()."""
+        def __get__(self):
+            cdef PicklerMemoProxy proxy = PicklerMemoProxy.__new__(PicklerMemoProxy)
+            proxy.pickler = self
+            return proxy
+
+        def __set__(self, value):
+            cdef MemoTable new_memo
+            if isinstance(value, PicklerMemoProxy):
+                new_memo = (<PicklerMemoProxy>value).pickler.memo_table.copy()
+            elif isinstance(value, dict):
+                new_memo = MemoTable.__new__(MemoTable)
+                for item in (<dict>value).values():
+                    if not isinstance(item, tuple) or len(<tuple>item) != 2:
+                        raise TypeError("'memo' values must be 2-item tuples")
+                    new_memo.set(<PyObject *>(<tuple>item)[1],
+                                 <Py_ssize_t>(<tuple>item)[0])
+            else:
+                raise TypeError(
+                    "'memo' attribute must be a PicklerMemoProxy object "
+                    "or dict, not %.200s" % type(value).__name__)
+            self.memo_table = new_memo
+
+        def __del__(self):
+            raise TypeError("attribute deletion is not supported")
+
+    property persistent_id:
+        """Hook returning a persistent ID for an object, or None.
+
+        Assignable on any instance; subclasses may define it as a method.
+        """
+        def __get__(self):
+            if self.pers_func_attr is not None:
+                return self.pers_func_attr
+            if HAS_DEFAULT_PERSISTENT_ID:
+                return _default_persistent_id.__get__(self, type(self))
+            raise AttributeError("persistent_id")
+
+        def __set__(self, value):
+            if not PyCallable_Check(value):
+                raise TypeError("persistent_id must be a callable taking one argument")
+            self.pers_func_attr = value
+
+        def __del__(self):
+            raise TypeError("attribute deletion is not supported")
+
+    property dispatch_table:
+        """Mapping from types to reduction functions, consulted before copyreg's."""
+        def __get__(self):
+            if not self.has_dispatch_table:
+                raise AttributeError("dispatch_table")
+            return self.dispatch_table_attr
+
+        def __set__(self, value):
+            self.dispatch_table_attr = value
+            self.has_dispatch_table = True
+
+        def __del__(self):
+            if not self.has_dispatch_table:
+                raise AttributeError("dispatch_table")
+            self.dispatch_table_attr = None
+            self.has_dispatch_table = False
+
+    # -- dump ---------------------------------------------------------------
+
+    cdef int resolve_hooks(self) except -1:
+        cdef type cls = type(self)
+        self.hook_persistent_id = self.pers_func_attr
+        self.hook_reducer_override = None
+        if cls is not Pickler:
+            # A subclass may define persistent_id (method, classmethod,
+            # staticmethod or instance attribute) and reducer_override.
+            if getattr(cls, "persistent_id", None) is not _PERSISTENT_ID_PROPERTY:
+                self.hook_persistent_id = getattr(self, "persistent_id", None)
+            self.hook_reducer_override = getattr(self, "reducer_override", None)
+        self.hook_dispatch_table = self.dispatch_table_attr if self.has_dispatch_table else None
+        return 0
+
+    cdef void clear_hooks(self) noexcept:
+        self.hook_persistent_id = None
+        self.hook_reducer_override = None
+        self.hook_dispatch_table = None
+
+    cdef int run_dump(self, object obj) except -1:
+        """Pickle `obj` into the buffer (the body shared by dump() and dumps())."""
+        cdef Framer framer = self.framer
+        cdef char *p
+        if self.running:
+            raise RuntimeError("Pickler object is already used")
+        self.running = True
+        try:
+            framer.reset()
+            self.resolve_hooks()
+            if self.proto >= 2:
+                p = buf_reserve(framer, 2)
+                p[0] = <char>PROTO
+                p[1] = <char>self.proto
+                if self.proto >= 4:
+                    framer.start_framing()
+            self.save(obj, False)
+            buf_write_byte(framer, STOP)
+            framer.end_framing()
+        except BaseException:
+            framer.abort()
+            raise
+        finally:
+            self.clear_hooks()
+            self.running = False
+        return 0
+
+    # -- the save path ------------------------------------------------------
+
+    cdef int save(self, object obj, bint pers_save) except -1:
+        cdef Framer framer = self.framer
+        cdef type t
+        cdef Py_ssize_t idx
+        opcode_boundary(framer)
+        if not pers_save and self.hook_persistent_id is not None:
+            if self.save_pers(obj):
+                return 0
+        # Atoms: never memoized.
+        if obj is None:
+            return buf_write_byte(framer, NONE)
+        if obj is True or obj is False:
+            return self.save_bool(obj)
+        t = type(obj)
+        if t is int:
+            return self.save_long(obj)
+        if t is float:
+            return self.save_float(obj)
+        idx = memo_lookup(self.memo_table, <PyObject *>obj)
+        if idx >= 0:
+            return self.memo_get(idx)
+        if t is str:
+            return self.save_str(obj)
+        if t is bytes:
+            return self.save_bytes(obj)
+        # Only objects that can contain others count against the recursion limit.
+        Py_EnterRecursiveCall(" while pickling an object")
+        try:
+            self.save_nonatomic(obj, t)
+        finally:
+            Py_LeaveRecursiveCall()
+        return 0
+
+    cdef int save_nonatomic(self, object obj, type t) except -1:
+        if t is dict:
+            return self.save_dict(obj)
+        if t is set:
+            return self.save_set(obj)
+        if t is frozenset:
+            return self.save_frozenset(obj)
+        if t is list:
+            return self.save_list(obj)
+        if t is tuple:
+            return self.save_tuple(obj)
+        if t is bytearray:
+            return self.save_bytearray(obj)
+        if t is _PickleBuffer:
+            return self.save_picklebuffer(obj)
+        return self.save_other(obj, t)
+
+    cdef int save_pers(self, object obj) except -1:
+        """Returns 1 when persistent_id gave an ID (and it was written), else 0."""
+        cdef Framer framer = self.framer
+        cdef object pid_str
+        pid = self.hook_persistent_id(obj)
+        if pid is None:
+            return 0
+        if self.bin:
+            self.save(pid, True)
+            buf_write_byte(framer, BINPERSID)
+        else:
+            pid_str = str(pid)
+            if not PyUnicode_IS_ASCII(pid_str):
+                raise _PicklingError(
+                    "persistent IDs in protocol 0 must be ASCII strings")
+            data = (<str>pid_str).encode("ascii")
+            buf_write_byte(framer, PERSID)
+            buf_write(framer, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+            buf_write_byte(framer, NEWLINE)
+        return 1
+
+    cdef int memoize(self, object obj) except -1:
+        """Give `obj` the next memo index and write the opcode that stores it."""
+        cdef Framer framer = self.framer
+        cdef Py_ssize_t idx
+        cdef char *p
+        if self.fast:
+            return 0
+        idx = self.memo_table.used
+        self.memo_table.set(<PyObject *>obj, idx)
+        if self.proto >= 4:
+            return buf_write_byte(framer, MEMOIZE)
+        if not self.bin:
+            return write_decimal_line(framer, PUT, idx)
+        if idx < 256:
+            p = buf_reserve(framer, 2)
+            p[0] = <char>BINPUT
+            p[1] = <char>idx
+        elif idx <= 0xffffffff:
+            p = buf_reserve(framer, 5)
+            p[0] = <char>LONG_BINPUT
+            write_u32_le(p + 1, <unsigned long long>idx)
+        else:
+            raise _PicklingError("memo id too large for LONG_BINPUT")
+        return 0
+
+    cdef int memo_get(self, Py_ssize_t idx) except -1:
+        cdef Framer framer = self.framer
+        cdef char *p
+        if not self.bin:
+            return write_decimal_line(framer, GET, idx)
+        if idx < 256:
+            p = buf_reserve(framer, 2)
+            p[0] = <char>BINGET
+            p[1] = <char>idx
+        elif idx <= 0xffffffff:
+            p = buf_reserve(framer, 5)
+            p[0] = <char>LONG_BINGET
+            write_u32_le(p + 1, <unsigned long long>idx)
+        else:
+            raise _PicklingError("memo id too large for LONG_BINGET")
+        return 0
+
+    cdef int save_bool(self, object obj) except -1:
+        if self.proto >= 2:
+            return buf_write_byte(self.framer, <char>(NEWTRUE if obj is True else NEWFALSE))
+        if obj is True:
+            return buf_write(self.framer, b"I01\n", 4)
+        return buf_write(self.framer, b"I00\n", 4)
+
+    cdef int save_long(self, object obj) except -1:
+        cdef Framer framer = self.framer
+        cdef int overflow = 0
+        cdef long val = PyLong_AsLongAndOverflow(obj, &overflow)
+        cdef char *p
+        cdef Py_ssize_t nbytes
+        if not overflow and -0x80000000 <= val <= 0x7fffffff:
+            if self.bin:
+                if 0 <= val <= 0xff:
+                    p = buf_reserve(framer, 2)
+                    p[0] = <char>BININT1
+                    p[1] = <char>val
+                elif 0 <= val <= 0xffff:
+                    p = buf_reserve(framer, 3)
+                    p[0] = <char>BININT2
+                    p[1] = <char>(val & 0xff)
+                    p[2] = <char>((val >> 8) & 0xff)
+                else:
+                    p = buf_reserve(framer, 5)
+                    p[0] = <char>BININT
+                    write_u32_le(p + 1, <unsigned long long>val)
+                return 0
+            return write_decimal_line(framer, INT, val)
+        if self.proto >= 2:
+            if obj == 0:
+                return buf_write(framer, b"\x8a\x00", 2)
+            # Two's complement, little-endian, with the extra sign byte that
+            # bit_length() + 1 implies trimmed for -(2**(8*k - 1)).
+            nbytes = ((<object>obj).bit_length() >> 3) + 1
+            if nbytes > 0x7fffffff:
+                raise OverflowError("int too large to pickle")
+            data = (<object>obj).to_bytes(nbytes, "little", signed=True)
+            if (obj < 0 and nbytes > 1 and (<bytes>data)[nbytes - 1] == 0xff
+                    and ((<bytes>data)[nbytes - 2] & 0x80) != 0):
+                nbytes -= 1
+            if nbytes < 256:
+                p = buf_reserve(framer, 2)
+                p[0] = <char>LONG1
+                p[1] = <char>nbytes
+            else:
+                p = buf_reserve(framer, 5)
+                p[0] = <char>LONG4
+                write_u32_le(p + 1, <unsigned long long>nbytes)
+            return buf_write(framer, PyBytes_AS_STRING(data), nbytes)
+        # Protocols 0 and 1: decimal repr with Python 2's trailing L.
+        text = repr(obj).encode("ascii")
+        buf_write_byte(framer, LONG)
+        buf_write(framer, PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
+        return buf_write(framer, b"L\n", 2)
+
+    cdef int save_float(self, object obj) except -1:
+        cdef Framer framer = self.framer
+        cdef double x = PyFloat_AS_DOUBLE(obj)
+        cdef unsigned long long bits
+        cdef char *p
+        cdef char *text
+        cdef int i
+        if self.bin:
+            # BINFLOAT: the IEEE 754 double, big-endian.
+            memcpy(&bits, &x, 8)
+            p = buf_reserve(framer, 9)
+            p[0] = <char>BINFLOAT
+            for i in range(8):
+                p[1 + i] = <char>((bits >> (56 - 8 * i)) & 0xff)
+            return 0
+        text = PyOS_double_to_string(x, b'r', 0, Py_DTSF_ADD_DOT_0, NULL)
+        try:
+            buf_write_byte(framer, FLOAT)
+            buf_write(framer, text, <Py_ssize_t>strlen(text))
+            buf_write_byte(framer, NEWLINE)
+        finally:
+            PyMem_Free(text)
+        return 0
+
+    cdef int save_bytes(self, object obj) except -1:
+        if self.proto < 3:
+            # No bytes opcode before protocol 3: reduce to something that
+            # unpickles to bytes on Python 3 and to str on Python 2.
+            if PyBytes_GET_SIZE(obj) == 0:
+                return self.save_reduce((bytes, ()), obj)
+            text = (<bytes>obj).decode("latin1")
+            return self.save_reduce((_codecs_encode, (text, "latin1")), obj)
+        return self.save_bytes_data(obj, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj))
+
+    cdef int save_bytes_data(self, object obj, const char *data, Py_ssize_t size) except -1:
+        cdef char header[9]
+        cdef Py_ssize_t header_size
+        if size <= 0xff:
+            header[0] = <char>SHORT_BINBYTES
+            header[1] = <char>size
+            header_size = 2
+        elif <unsigned long long>size <= 0xffffffff:
+            header[0] = <char>BINBYTES
+            write_u32_le(header + 1, <unsigned long long>size)
+            header_size = 5
+        elif self.proto >= 4:
+            header[0] = <char>BINBYTES8
+            write_u64_le(header + 1, <unsigned long long>size)
+            header_size = 9
+        else:
+            raise OverflowError("serializing a bytes object larger than 4 GiB "
+                                "requires pickle protocol 4 or higher")
+        self.framer.write_large(header, header_size, data, size, obj)
+        return self.memoize(obj)
+
+    cdef int save_bytearray(self, object obj) except -1:
+        if self.proto < 5:
+            if PyByteArray_GET_SIZE(obj) == 0:
+                return self.save_reduce((bytearray, ()), obj)
+            return self.save_reduce((bytearray, (bytes(obj),)), obj)
+        return self.save_bytearray_data(obj, PyByteArray_AS_STRING(obj),
+                                        PyByteArray_GET_SIZE(obj))
+
+    cdef int save_bytearray_data(self, object obj, const char *data, Py_ssize_t size) except -1:
+        cdef char header[9]
+        header[0] = <char>BYTEARRAY8
+        write_u64_le(header + 1, <unsigned long long>size)
+        self.framer.write_large(header, 9, data, size, obj)
+        return self.memoize(obj)
+
+    cdef int save_picklebuffer(self, object obj) except -1:
+        cdef Py_buffer view
+        cdef bint in_band = True
+        if self.proto < 5:
+            raise _PicklingError(PICKLEBUFFER_PROTO_MSG)
+        # Our own export of the underlying buffer: it pins the exporter's
+        # memory for as long as we read it, whatever the callback does.
+        PyObject_GetBuffer(obj, &view, PyBUF_FULL_RO)
+        try:
+            if view.suboffsets != NULL or not PyBuffer_IsContiguous(&view, b'A'):
+                raise _PicklingError("PickleBuffer can not be pickled when "
+                                     "pointing to a non-contiguous buffer")
+            if self.buffer_callback is not None:
+                in_band = bool(self.buffer_callback(obj))
+            if in_band:
+                if view.readonly:
+                    return self.save_bytes_data(obj, <const char *>view.buf, view.len)
+                return self.save_bytearray_data(obj, <const char *>view.buf, view.len)
+            buf_write_byte(self.framer, NEXT_BUFFER)
+            if view.readonly:
+                buf_write_byte(self.framer, READONLY_BUFFER)
+        finally:
+            PyBuffer_Release(&view)
+        return 0
+
+    cdef int save_str(self, object obj) except -1:
+        cdef char header[9]
+        cdef Py_ssize_t header_size
+        cdef const char *data
+        cdef Py_ssize_t size
+        cdef object encoded = None
+        if self.bin:
+            try:
+                data = PyUnicode_AsUTF8AndSize(obj, &size)
+            except UnicodeEncodeError:
+                # Lone surrogates: written as their surrogatepass encoding.
+                encoded = (<str>obj).encode("utf-8", "surrogatepass")
+                data = PyBytes_AS_STRING(encoded)
+                size = PyBytes_GET_SIZE(encoded)
+            if size <= 0xff and self.proto >= 4:
+                header[0] = <char>SHORT_BINUNICODE
+                header[1] = <char>size
+                header_size = 2
+            elif <unsigned long long>size <= 0xffffffff:
+                header[0] = <char>BINUNICODE
+                write_u32_le(header + 1, <unsigned long long>size)
+                header_size = 5
+            elif self.proto >= 4:
+                header[0] = <char>BINUNICODE8
+                write_u64_le(header + 1, <unsigned long long>size)
+                header_size = 9
+            else:
+                raise OverflowError("serializing a string larger than 4 GiB "
+                                    "requires pickle protocol 4 or higher")
+            self.framer.write_large(header, header_size, data, size, encoded)
+        else:
+            encoded = raw_unicode_escape(obj)
+            buf_write_byte(self.framer, UNICODE)
+            buf_write(self.framer, PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded))
+            buf_write_byte(self.framer, NEWLINE)
+        return self.memoize(obj)
+
+    cdef int save_tuple(self, tuple obj) except -1:
+        cdef Framer framer = self.framer
+        cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
+        cdef Py_ssize_t i
+        cdef Py_ssize_t idx
+        if n == 0:
+            if self.proto:
+                return buf_write_byte(framer, EMPTY_TUPLE)
+            return buf_write(framer, b"(t", 2)
+        if n <= 3 and self.proto >= 2:
+            for i in range(n):
+                self.save(<object>PyTuple_GET_ITEM(obj, i), False)
+            idx = memo_lookup(self.memo_table, <PyObject *>obj)
+            if idx >= 0:
+                # Recursive tuple: it was memoized while saving its items.
+                for i in range(n):
+                    buf_write_byte(framer, POP)
+                return self.memo_get(idx)
+            buf_write_byte(framer, <char>(TUPLE1 - 1 + <int>n))
+            return self.memoize(obj)
+        buf_write_byte(framer, MARK)
+        for i in range(n):
+            self.save(<object>PyTuple_GET_ITEM(obj, i), False)
+        idx = memo_lookup(self.memo_table, <PyObject *>obj)
+        if idx >= 0:
+            if self.bin:
+                buf_write_byte(framer, POP_MARK)
+            else:
+                for i in range(n + 1):
+                    buf_write_byte(framer, POP)
+            return self.memo_get(idx)
+        buf_write_byte(framer, TUPLE)
+        return self.memoize(obj)
+
+    cdef int save_list(self, list obj) except -1:
+        if self.fast:
+            self.fast_save_enter(obj)
+        if self.bin:
+            buf_write_byte(self.framer, EMPTY_LIST)
+        else:
+            buf_write(self.framer, b"(l", 2)
+        self.memoize(obj)
+        if PyList_GET_SIZE(obj):
+            Py_EnterRecursiveCall(" while pickling an object")
+            try:
+                if self.proto > 0:
+                    self.batch_list_exact(obj)
+                else:
+                    self.batch_appends(iter(obj))
+            finally:
+                Py_LeaveRecursiveCall()
+        if self.fast:
+            self.fast_save_leave(obj)
+        return 0
+
+    cdef int batch_list_exact(self, list obj) except -1:
+        cdef Framer framer = self.framer
+        cdef Py_ssize_t total = 0
+        cdef Py_ssize_t this_batch
+        cdef object item
+        if PyList_GET_SIZE(obj) == 1:
+            item = <object>PyList_GET_ITEM(obj, 0)
+            self.save(item, False)
+            return buf_write_byte(framer, APPEND)
+        while True:
+            this_batch = 0
+            buf_write_byte(framer, MARK)
+            # The list may change while its items are pickled: re-read its size.
+            while total < PyList_GET_SIZE(obj):
+                item = <object>PyList_GET_ITEM(obj, total)
+                self.save(item, False)
+                total += 1
+                this_batch += 1
+                if this_batch == BATCHSIZE:
+                    break
+            buf_write_byte(framer, APPENDS)
+            if total >= PyList_GET_SIZE(obj):
+                break
+        return 0
+
+    cdef int batch_appends(self, object items) except -1:
+        """APPEND/APPENDS for the items of an iterator (list subclasses,
+        reduce listitems, protocol 0)."""
+        cdef Framer framer = self.framer
+        cdef int n
+        cdef object first, item
+        if self.proto == 0:
+            for item in items:
+                self.save(item, False)
+                buf_write_byte(framer, APPEND)
+            return 0
+        it = items
+        while True:
+            try:
+                first = next(it)
+            except StopIteration:
+                return 0
+            try:
+                item = next(it)
+            except StopIteration:
+                self.save(first, False)
+                buf_write_byte(framer, APPEND)
+                return 0
+            buf_write_byte(framer, MARK)
+            self.save(first, False)
+            first = None
+            n = 1
+            while True:
+                self.save(item, False)
+                item = None
+                n += 1
+                if n == BATCHSIZE:
+                    break
+                try:
+                    item = next(it)
+                except StopIteration:
+                    break
+            buf_write_byte(framer, APPENDS)
+            if n != BATCHSIZE:
+                return 0
+
+    cdef int save_dict(self, dict obj) except -1:
+        if self.fast:
+            self.fast_save_enter(obj)
+        if self.bin:
+            buf_write_byte(self.framer, EMPTY_DICT)
+        else:
+            buf_write(self.framer, b"(d", 2)
+        self.memoize(obj)
+        if len(obj):
+            Py_EnterRecursiveCall(" while pickling an object")
+            try:
+                if self.proto > 0:
+                    self.batch_dict_exact(obj)
+                else:
+                    self.batch_setitems(iter(obj.items()))
+            finally:
+                Py_LeaveRecursiveCall()
+        if self.fast:
+            self.fast_save_leave(obj)
+        return 0
+
+    cdef int batch_dict_exact(self, dict obj) except -1:
+        cdef Framer framer = self.framer
+        cdef Py_ssize_t size = len(obj)
+        cdef Py_ssize_t pos = 0
+        cdef PyObject *k
+        cdef PyObject *v
+        cdef object key, value
+        cdef int i
+        if size == 1:
+            PyDict_Next(obj, &pos, &k, &v)
+            key = <object>k
+            value = <object>v
+            self.save(key, False)
+            self.save(value, False)
+            return buf_write_byte(framer, SETITEM)
+        while True:
+            i = 0
+            buf_write_byte(framer, MARK)
+            while PyDict_Next(obj, &pos, &k, &v):
+                # Strong references: pickling the key may mutate the dict.
+                key = <object>k
+                value = <object>v
+                self.save(key, False)
+                self.save(value, False)
+                i += 1
+                if i == BATCHSIZE:
+                    break
+            buf_write_byte(framer, SETITEMS)
+            if len(obj) != size:
+                raise RuntimeError("dictionary changed size during iteration")
+            if i != BATCHSIZE:
+                return 0
+
+    cdef int batch_setitems(self, object items) except -1:
+        """SETITEM/SETITEMS for an iterator of (key, value) pairs (dict
+        subclasses, reduce dictitems, protocol 0)."""
+        cdef Framer framer = self.framer
+        cdef int n
+        cdef object first, item
+        if self.proto == 0:
+            for item in items:
+                if not isinstance(item, tuple) or len(item) != 2:
+                    raise TypeError("dict items iterator must return 2-tuples")
+                self.save(item[0], False)
+                self.save(item[1], False)
+                buf_write_byte(framer, SETITEM)
+            return 0
+        it = items
+        while True:
+            try:
+                first = next(it)
+            except StopIteration:
+                return 0
+            if not isinstance(first, tuple) or len(first) != 2:
+                raise TypeError("dict items iterator must return 2-tuples")
+            try:
+                item = next(it)
+            except StopIteration:
+                self.save(first[0], False)
+                self.save(first[1], False)
+                buf_write_byte(framer, SETITEM)
+                return 0
+            buf_write_byte(framer, MARK)
+            self.save(first[0], False)
+            self.save(first[1], False)
+            first = None
+            n = 1
+            while True:
+                if not isinstance(item, tuple) or len(item) != 2:
+                    raise TypeError("dict items iterator must return 2-tuples")
+                self.save(item[0], False)
+                self.save(item[1], False)
+                item = None
+                n += 1
+                if n == BATCHSIZE:
+                    break
+                try:
+                    item = next(it)
+                except StopIteration:
+                    break
+            buf_write_byte(framer, SETITEMS)
+            if n != BATCHSIZE:
+                return 0
+
+    cdef int save_set(self, object obj) except -1:
+        cdef Framer framer = self.framer
+        cdef Py_ssize_t size
+        cdef int i
+        cdef bint exhausted = False
+        if self.proto < 4:
+            return self.save_reduce((set, (list(obj),)), obj)
+        buf_write_byte(framer, EMPTY_SET)
+        self.memoize(obj)
+        size = len(obj)
+        if size == 0:
+            return 0
+        it = iter(obj)
+        while True:
+            i = 0
+            buf_write_byte(framer, MARK)
+            while True:
+                try:
+                    item = next(it)
+                except StopIteration:
+                    exhausted = True
+                    break
+                self.save(item, False)
+                item = None
+                i += 1
+                if i == BATCHSIZE:
+                    break
+            buf_write_byte(framer, ADDITEMS)
+            if len(obj) != size:
+                raise RuntimeError("set changed size during iteration")
+            if i != BATCHSIZE:
+                return 0
+
+    cdef int save_frozenset(self, object obj) except -1:
+        cdef Framer framer = self.framer
+        cdef Py_ssize_t idx
+        if self.fast:
+            # As in _pickle: entered, never left.
+            self.fast_save_enter(obj)
+        if self.proto < 4:
+            return self.save_reduce((frozenset, (list(obj),)), obj)
+        buf_write_byte(framer, MARK)
+        for item in obj:
+            self.save(item, False)
+        idx = memo_lookup(self.memo_table, <PyObject *>obj)
+        if idx >= 0:
+            buf_write_byte(framer, POP_MARK)
+            return self.memo_get(idx)
+        buf_write_byte(framer, FROZENSET)
+        return self.memoize(obj)
+
+    cdef int fast_save_enter(self, object obj) except -1:
+        self.fast_nesting += 1
+        if self.fast_nesting >= FAST_NESTING_LIMIT:
+            if self.fast_memo is None:
+                self.fast_memo = {}
+            key = id(obj)
+            if key in self.fast_memo:
+                self.fast_nesting = -1
+                raise ValueError(
+                    "fast mode: can't pickle cyclic objects including object "
+                    "type %.200s at %#x" % (type(obj).__name__, key))
+            self.fast_memo[key] = None
+        return 0
+
+    cdef int fast_save_leave(self, object obj) except -1:
+        cdef int nesting = self.fast_nesting
+        self.fast_nesting -= 1
+        if nesting >= FAST_NESTING_LIMIT:
+            del self.fast_memo[id(obj)]
+        return 0
+
+    # -- objects pickled by reference or by reduction ------------------------
+
+    cdef int save_other(self, object obj, type t) except -1:
+        cdef object reduce_func = None
+        cdef object rv
+        if self.hook_reducer_override is not None:
+            rv = self.hook_reducer_override(obj)
+            if rv is not _NotImplemented:
+                return self.save_reduce_value(obj, rv)
+        if t is type:
+            return self.save_type(obj)
+        if t is _FunctionType:
+            return self.save_global(obj, None)
+        if self.hook_dispatch_table is None:
+            reduce_func = _copyreg_dispatch_table.get(t)
+        else:
+            try:
+                reduce_func = self.hook_dispatch_table[t]
+            except KeyError:
+                reduce_func = None
+        if reduce_func is not None:
+            rv = reduce_func(obj)
+        elif PyType_IsSubtype(<PyTypeObject *>t, <PyTypeObject *>type):
+            return self.save_global(obj, None)
+        else:
+            try:
+                reduce_func = obj.__reduce_ex__
+            except AttributeError:
+                try:
+                    reduce_func = obj.__reduce__
+                except AttributeError:
+                    raise _PicklingError("can't pickle '%.200s' object: %r"
+                                         % (t.__name__, obj)) from None
+                rv = reduce_func()
+            else:
+                rv = reduce_func(self.proto)
+        return self.save_reduce_value(obj, rv)
+
+    cdef int save_reduce_value(self, object obj, object rv) except -1:
+        if isinstance(rv, str):
+            return self.save_global(obj, rv)
+        if not isinstance(rv, tuple):
+            raise _PicklingError("__reduce__ must return a string or tuple")
+        return self.save_reduce(rv, obj)
+
+    cdef int save_type(self, object obj) except -1:
+        if obj is _NoneType:
+            return self.save_reduce((type, (None,)), obj)
+        if obj is _EllipsisType:
+            return self.save_reduce((type, (Ellipsis,)), obj)
+        if obj is _NotImplementedType:
+            return self.save_reduce((type, (NotImplemented,)), obj)
+        return self.save_global(obj, None)
+
+    cdef int save_reduce(self, tuple rv, object obj) except -1:
+        """Write the reduce value `rv` of `obj` (obj None: do not memoize)."""
+        cdef Framer framer = self.framer
+        cdef Py_ssize_t size = PyTuple_GET_SIZE(rv)
+        cdef bint use_newobj = False, use_newobj_ex = False
+        cdef Py_ssize_t idx
+        if size < 2 or size > 6:
+            raise _PicklingError("tuple returned by __reduce__ must contain "
+                                 "2 through 6 elements")
+        func = rv[0]
+        args = rv[1]
+        state = rv[2] if size > 2 else None
+        listitems = rv[3] if size > 3 else None
+        dictitems = rv[4] if size > 4 else None
+        state_setter = rv[5] if size > 5 else None
+
+        if not PyCallable_Check(func):
+            raise _PicklingError("first item of the tuple returned by "
+                                 "__reduce__ must be callable")
+        if not isinstance(args, tuple):
+            raise _PicklingError("second item of the tuple returned by "
+                                 "__reduce__ must be a tuple")
+        if listitems is not None and not PyIter_Check(listitems):
+            raise _PicklingError("fourth element of the tuple returned by "
+                                 "__reduce__ must be an iterator, not %s"
+                                 % type(listitems).__name__)
+        if dictitems is not None and not PyIter_Check(dictitems):
+            raise _PicklingError("fifth element of the tuple returned by "
+                                 "__reduce__ must be an iterator, not %s"
+                                 % type(dictitems).__name__)
+        if state_setter is not None and not PyCallable_Check(state_setter):
+            raise _PicklingError("sixth element of the tuple returned by "
+                                 "__reduce__ must be a function, not %s"
+                                 % type(state_setter).__name__)
+
+        if self.proto >= 2:
+            name = getattr(func, "__name__", None)
+            if isinstance(name, str):
+                if name == "__newobj_ex__":
+                    use_newobj_ex = True
+                elif name == "__newobj__":
+                    use_newobj = True
+
+        if use_newobj_ex:
+            if len(<tuple>args) != 3:
+                raise _PicklingError("length of the NEWOBJ_EX argument tuple "
+                                     "must be exactly 3, not %d" % len(<tuple>args))
+            cls, cls_args, cls_kwargs = args
+            if not isinstance(cls, type):
+                raise _PicklingError("first item from NEWOBJ_EX argument tuple "
+                                     "must be a class, not %.200s" % type(cls).__name__)
+            if not isinstance(cls_args, tuple):
+                raise _PicklingError("second item from NEWOBJ_EX argument tuple "
+                                     "must be a tuple, not %.200s" % type(cls_args).__name__)
+            if not isinstance(cls_kwargs, dict):
+                raise _PicklingError("third item from NEWOBJ_EX argument tuple "
+                                     "must be a dict, not %.200s" % type(cls_kwargs).__name__)
+            if self.proto >= 4:
+                self.save(cls, False)
+                self.save(cls_args, False)
+                self.save(cls_kwargs, False)
+                buf_write_byte(framer, NEWOBJ_EX)
+            else:
+                partial = _partial(cls.__new__, cls, *cls_args, **cls_kwargs)
+                self.save(partial, False)
+                self.save((), False)
+                buf_write_byte(framer, REDUCE)
+        elif use_newobj:
+            if len(<tuple>args) < 1:
+                raise _PicklingError("__newobj__ arglist is empty")
+            cls = (<tuple>args)[0]
+            if not isinstance(cls, type):
+                raise _PicklingError("args[0] from __newobj__ args is not a type")
+            if obj is not None:
+                try:
+                    obj_class = obj.__class__
+                except AttributeError:
+                    obj_class = type(obj)
+                if obj_class is not cls:
+                    raise _PicklingError("args[0] from __newobj__ args has the wrong class")
+            self.save(cls, False)
+            self.save((<tuple>args)[1:], False)
+            buf_write_byte(framer, NEWOBJ)
+        else:
+            self.save(func, False)
+            self.save(args, False)
+            buf_write_byte(framer, REDUCE)
+
+        if obj is not None:
+            idx = memo_lookup(self.memo_table, <PyObject *>obj)
+            if idx >= 0:
+                # Recursive reduction: the object was memoized while its
+                # arguments were pickled.
+                buf_write_byte(framer, POP)
+                return self.memo_get(idx)
+            self.memoize(obj)
+
+        if listitems is not None:
+            self.batch_appends(listitems)
+        if dictitems is not None:
+            self.batch_setitems(dictitems)
+        if state is not None:
+            if state_setter is None:
+                self.save(state, False)
+                buf_write_byte(framer, BUILD)
+            else:
+                # state_setter(obj, state), called for its side effect only.
+                self.save(state_setter, False)
+                self.save(obj, False)
+                self.save(state, False)
+                buf_write_byte(framer, TUPLE2)
+                buf_write_byte(framer, REDUCE)
+                buf_write_byte(framer, POP)
+        return 0
+
+    cdef int save_global(self, object obj, object name) except -1:
+        cdef Framer framer = self.framer
+        cdef char *p
+        cdef long code
+        if name is None:
+            name = getattr(obj, "__qualname__", None)
+            if name is None:
+                name = obj.__name__
+        dotted_path = name.split(".")
+        if "<locals>" in dotted_path:
+            raise AttributeError(LOCAL_OBJECT_MSG % (name,))
+        module_name = whichmodule(obj, dotted_path)
+        try:
+            module = PyImport_Import(module_name)
+        except BaseException:
+            raise _PicklingError("Can't pickle %r: import of module %r failed"
+                                 % (obj, module_name))
+        lastname = dotted_path[len(dotted_path) - 1]
+        found, parent = get_deep_attribute(module, dotted_path)
+        if found is _MISSING:
+            raise _PicklingError("Can't pickle %r: attribute lookup %s on %s failed"
+                                 % (obj, name, module_name))
+        if found is not obj:
+            raise _PicklingError("Can't pickle %r: it's not the same object as %s.%s"
+                                 % (obj, module_name, name))
+
+        if self.proto >= 2:
+            code_obj = _extension_registry.get((module_name, name))
+            if code_obj is not None:
+                if not isinstance(code_obj, int):
+                    raise _PicklingError("Can't pickle %r: extension code %r isn't "
+                                         "an integer" % (obj, code_obj))
+                code = code_obj
+                if code <= 0 or code > 0x7fffffff:
+                    raise _PicklingError("Can't pickle %r: extension code %d is "
+                                         "out of range" % (obj, code))
+                if code <= 0xff:
+                    p = buf_reserve(framer, 2)
+                    p[0] = <char>EXT1
+                    p[1] = <char>code
+                elif code <= 0xffff:
+                    p = buf_reserve(framer, 3)
+                    p[0] = <char>EXT2
+                    p[1] = <char>(code & 0xff)
+                    p[2] = <char>((code >> 8) & 0xff)
+                else:
+                    p = buf_reserve(framer, 5)
+                    p[0] = <char>EXT4
+                    write_u32_le(p + 1, <unsigned long long>code)
+                return 0
+
+        if parent is module:
+            name = lastname
+        if self.proto >= 4:
+            self.save(module_name, False)
+            self.save(name, False)
+            buf_write_byte(framer, STACK_GLOBAL)
+        elif parent is not module:
+            if NESTED_GETATTR_CHAIN:
+                # getattr(getattr(top, a), b): top by GLOBAL, names by value.
+                for _ in range(1, len(dotted_path)):
+                    self.save(_getattr, False)
+                    if self.proto < 2:
+                        buf_write_byte(framer, MARK)
+                self.write_global_opcode(module_name, dotted_path[0])
+                for attr in dotted_path[1:]:
+                    self.save(attr, False)
+                    buf_write_byte(framer, <char>(TUPLE if self.proto < 2 else TUPLE2))
+                    buf_write_byte(framer, REDUCE)
+            else:
+                self.save_reduce((_getattr, (parent, lastname)), None)
+        else:
+            self.write_global_opcode(module_name, name)
+        return self.memoize(obj)
+
+    cdef int write_global_opcode(self, object module_name, object name) except -1:
+        """GLOBAL module\\nname\\n, with Python 2 names below protocol 3."""
+        cdef Framer framer = self.framer
+        if self.proto < 3 and self.fix_imports:
+            mapped = _name_mapping_3to2.get((module_name, name))
+            if mapped is not None:
+                if not isinstance(mapped, tuple) or len(<tuple>mapped) != 2:
+                    raise RuntimeError("_compat_pickle.REVERSE_NAME_MAPPING values "
+                                       "should be 2-tuples, not %.200s"
+                                       % type(mapped).__name__)
+                module_name, name = mapped
+            else:
+                mapped = _import_mapping_3to2.get(module_name)
+                if mapped is not None:
+                    module_name = mapped
+        encoding = "utf-8" if self.proto == 3 else "ascii"
+        try:
+            module_bytes = (<str>module_name).encode(encoding)
+        except UnicodeEncodeError:
+            raise _PicklingError("can't pickle module identifier '%s' using "
+                                 "pickle protocol %d" % (module_name, self.proto))
+        try:
+            name_bytes = (<str>name).encode(encoding)
+        except UnicodeEncodeError:
+            raise _PicklingError("can't pickle global identifier '%s' using "
+                                 "pickle protocol %d" % (name, self.proto))
+        buf_write_byte(framer, GLOBAL)
+        buf_write(framer, PyBytes_AS_STRING(module_bytes), PyBytes_GET_SIZE(module_bytes))
+        buf_write_byte(framer, NEWLINE)
+        buf_write(framer, PyBytes_AS_STRING(name_bytes), PyBytes_GET_SIZE(name_bytes))
+        buf_write_byte(framer, NEWLINE)
+        return 0
+
+
+# ---------------------------------------------------------------------------
+# Name lookup helpers for save_global.
+
+cdef object _MISSING = object()
+
+
+cdef tuple get_deep_attribute(object obj, list names):
+    """(obj.a.b.c, obj.a.b) for names [a, b, c]; (_MISSING, None) if a lookup fails."""
+    parent = None
+    for name in names:
+        parent = obj
+        try:
+            obj = getattr(parent, name)
+        except Exception:
+            return _MISSING, None
+    return obj, parent
+
+
+cdef object whichmodule(object obj, list dotted_path):
+    """The name of the module `obj` can be imported from."""
+    module_name = getattr(obj, "__module__", None)
+    if module_name is not None:
+        return module_name
+    for module_name, module in list(sys.modules.items()):
+        if module is None or module_name == "__main__":
+            continue
+        found, _ = get_deep_attribute(module, dotted_path)
+        if found is obj:
+            return module_name
+    return "__main__"
+
+
+def _default_persistent_id(self, obj):
+    """Return None: by default no object has a persistent ID."""
+    return None
+
+
+_PERSISTENT_ID_PROPERTY = Pickler.__dict__["persistent_id"]
+
+
+# ---------------------------------------------------------------------------
+
+cdef class PicklerMemoProxy:
+    """A view on a Pickler's memo: copy() gives {id(obj): (index, obj)}."""
+
+    __hash__ = None
+
+    def clear(self):
+        """Remove all items from memo."""
+        self.pickler.memo_table.clear()
+
+    def copy(self):
+        """Copy the memo to a new object."""
+        return self.pickler.memo_table.as_dict()
+
+    def __reduce__(self):
+        return dict, (self.copy(),)
+
+
+# ---------------------------------------------------------------------------
+# Module-level functions.
+
+def dump(obj, file, protocol=None, *, fix_imports=True, buffer_callback=None):
+    """Write a pickled representation of obj to the open file object file.
+
+    This is equivalent to ``Pickler(file, protocol).dump(obj)``, but may
+    be more efficient.
+    """
+    cdef Pickler pickler = Pickler.__new__(Pickler)
+    pickler.setup(file, protocol, fix_imports, buffer_callback, True)
+    pickler.initialized = True
+    pickler.run_dump(obj)
+    pickler.framer.flush_to_file()
+
+
+def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None):
+    """Return the pickled representation of the object as a bytes object."""
+    cdef Pickler pickler = Pickler.__new__(Pickler)
+    pickler.setup(None, protocol, fix_imports, buffer_callback, False)
+    pickler.initialized = True
+    pickler.run_dump(obj)
+    return pickler.framer.detach()
