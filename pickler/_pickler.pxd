@@ -30,11 +30,14 @@ cdef class Pickler:
     cdef object dispatch_table_attr # the mapping of .dispatch_table, if set
     cdef bint has_dispatch_table    # dispatch_table_attr is set (None is a value)
 
-    # Hooks resolved once per dump() (None = not in use) and cleared after it,
+    # Hooks resolved once per dump() and cleared after it,
     # so that no reference cycle pickler -> bound method -> pickler outlives it.
     cdef object hook_persistent_id      # persistent_id to call for every object
     cdef object hook_reducer_override   # reducer_override to call for non-builtin objects
-    cdef object hook_dispatch_table     # mapping consulted per type; None = copyreg's dict
+    cdef object hook_dispatch_table     # mapping consulted per type, when in use
+    cdef bint use_persistent_id         # hook_persistent_id is set for this dump()
+    cdef bint use_reducer_override      # hook_reducer_override is set for this dump()
+    cdef bint use_dispatch_table        # hook_dispatch_table replaces copyreg's table
 
     cdef int setup(self, object file, object protocol, object fix_imports,
                    object buffer_callback, bint to_file) except -1

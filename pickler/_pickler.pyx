@@ -77,6 +77,7 @@ _codecs_encode = codecs.encode
 cdef object _partial = functools.partial
 cdef object _getattr = getattr
 cdef object _NotImplemented = NotImplemented
+cdef object _MISSING = object()         # "no such attribute / key"
 cdef object _NoneType = type(None)
 cdef object _EllipsisType = type(Ellipsis)
 cdef object _NotImplementedType = type(NotImplemented)
@@ -197,6 +198,9 @@ is None or smaller than 5.
         self.hook_persistent_id = None
         self.hook_reducer_override = None
         self.hook_dispatch_table = None
+        self.use_persistent_id = False
+        self.use_reducer_override = False
+        self.use_dispatch_table = False
 
     def __init__(self, file, protocol=None, fix_imports=True, buffer_callback=None):
         if self.running:
@@ -341,20 +345,33 @@ is None or smaller than 5.
     cdef int resolve_hooks(self) except -1:
         cdef type cls = type(self)
         self.hook_persistent_id = self.pers_func_attr
-        self.hook_reducer_override = None
+        self.use_persistent_id = self.pers_func_attr is not None
+        self.use_reducer_override = False
         if cls is not Pickler:
             # A subclass may define persistent_id (method, classmethod,
-            # staticmethod or instance attribute) and reducer_override.
+            # staticmethod or instance attribute) and reducer_override.  A
+            # hook set to a non-callable is still called, and fails, as in
+            # _pickle.
             if getattr(cls, "persistent_id", None) is not _PERSISTENT_ID_PROPERTY:
-                self.hook_persistent_id = getattr(self, "persistent_id", None)
-            self.hook_reducer_override = getattr(self, "reducer_override", None)
-        self.hook_dispatch_table = self.dispatch_table_attr if self.has_dispatch_table else None
+                hook = getattr(self, "persistent_id", _MISSING)
+                if hook is not _MISSING:
+                    self.hook_persistent_id = hook
+                    self.use_persistent_id = True
+            hook = getattr(self, "reducer_override", _MISSING)
+            if hook is not _MISSING:
+                self.hook_reducer_override = hook
+                self.use_reducer_override = True
+        self.hook_dispatch_table = self.dispatch_table_attr
+        self.use_dispatch_table = self.has_dispatch_table
         return 0
 
     cdef void clear_hooks(self) noexcept:
         self.hook_persistent_id = None
         self.hook_reducer_override = None
         self.hook_dispatch_table = None
+        self.use_persistent_id = False
+        self.use_reducer_override = False
+        self.use_dispatch_table = False
 
     cdef int run_dump(self, object obj) except -1:
         """Pickle `obj` into the buffer (the body shared by dump() and dumps())."""
@@ -390,7 +407,7 @@ is None or smaller than 5.
         cdef type t
         cdef Py_ssize_t idx
         opcode_boundary(framer)
-        if not pers_save and self.hook_persistent_id is not None:
+        if not pers_save and self.use_persistent_id:
             if self.save_pers(obj):
                 return 0
         # Atoms: never memoized.
@@ -990,7 +1007,7 @@ is None or smaller than 5.
     cdef int save_other(self, object obj, type t) except -1:
         cdef object reduce_func = None
         cdef object rv
-        if self.hook_reducer_override is not None:
+        if self.use_reducer_override:
             rv = self.hook_reducer_override(obj)
             if rv is not _NotImplemented:
                 return self.save_reduce_value(obj, rv)
@@ -998,14 +1015,14 @@ is None or smaller than 5.
             return self.save_type(obj)
         if t is _FunctionType:
             return self.save_global(obj, None)
-        if self.hook_dispatch_table is None:
-            reduce_func = _copyreg_dispatch_table.get(t)
+        if not self.use_dispatch_table:
+            reduce_func = _copyreg_dispatch_table.get(t, _MISSING)
         else:
             try:
                 reduce_func = self.hook_dispatch_table[t]
             except KeyError:
-                reduce_func = None
-        if reduce_func is not None:
+                reduce_func = _MISSING
+        if reduce_func is not _MISSING:
             rv = reduce_func(obj)
         elif PyType_IsSubtype(<PyTypeObject *>t, <PyTypeObject *>type):
             return self.save_global(obj, None)
@@ -1181,8 +1198,13 @@ is None or smaller than 5.
                                  % (obj, module_name, name))
 
         if self.proto >= 2:
-            code_obj = _extension_registry.get((module_name, name))
-            if code_obj is not None:
+            code_obj = _extension_registry.get((module_name, name), _MISSING)
+            if code_obj is not _MISSING and PY313:
+                # 3.13 checks the code like the pure-Python pickler does.
+                code = PyLong_AsLong(code_obj)
+                if code <= 0 or code > 0x7fffffff:
+                    raise RuntimeError("extension code %d is out of range" % code)
+            if code_obj is not _MISSING:
                 if not isinstance(code_obj, int):
                     raise _PicklingError("Can't pickle %r: extension code %r isn't "
                                          "an integer" % (obj, code_obj))
@@ -1265,9 +1287,6 @@ is None or smaller than 5.
 
 # ---------------------------------------------------------------------------
 # Name lookup helpers for save_global.
-
-cdef object _MISSING = object()
-
 
 cdef tuple get_deep_attribute(object obj, list names):
     """(obj.a.b.c, obj.a.b) for names [a, b, c]; (_MISSING, None) if a lookup fails."""
