@@ -44,6 +44,7 @@ cdef class Pickler:
     cdef int resolve_hooks(self) except -1
     cdef void clear_hooks(self) noexcept
     cdef int run_dump(self, object obj) except -1
+    cdef void release_memo(self) noexcept
 
     cdef int save(self, object obj, bint pers_save) except -1
     cdef int save_nonatomic(self, object obj, type t) except -1

@@ -45,7 +45,8 @@ from ._memo cimport MemoTable, memo_lookup
 cdef extern from "Python.h":
     int Py_EnterRecursiveCall(const char *where) except -1
     void Py_LeaveRecursiveCall()
-    const char *PyUnicode_AsUTF8AndSize(object, Py_ssize_t *) except NULL
+    const char *PyUnicode_AsUTF8AndSize_noexc "PyUnicode_AsUTF8AndSize" (object, Py_ssize_t *)
+    void PyErr_Clear()
     bint PyUnicode_IS_ASCII(object)
     char *PyBytes_AS_STRING(object)
     Py_ssize_t PyBytes_GET_SIZE(object)
@@ -68,6 +69,8 @@ cdef object _PickleBuffer = PickleBuffer
 cdef object _PicklingError = PicklingError
 cdef type _FunctionType = FunctionType
 cdef dict _copyreg_dispatch_table = copyreg.dispatch_table
+cdef object _copyreg_newobj = copyreg.__newobj__
+cdef object _copyreg_newobj_ex = copyreg.__newobj_ex__
 cdef dict _extension_registry = copyreg._extension_registry
 cdef dict _name_mapping_3to2 = _compat_pickle.REVERSE_NAME_MAPPING
 cdef dict _import_mapping_3to2 = _compat_pickle.REVERSE_IMPORT_MAPPING
@@ -180,7 +183,7 @@ It is an error if *buffer_callback* is not None and *protocol*
 is None or smaller than 5.
 """
 
-    def __cinit__(self, *args, **kwargs):
+    def __cinit__(self):
         self.framer = Framer.__new__(Framer)
         self.memo_table = MemoTable.__new__(MemoTable)
         self.proto = 0
@@ -372,6 +375,13 @@ is None or smaller than 5.
         self.use_persistent_id = False
         self.use_reducer_override = False
         self.use_dispatch_table = False
+
+    cdef void release_memo(self) noexcept:
+        """Empty the memo; replace a large table rather than keep it around."""
+        if self.memo_table.mask >= 1024:
+            self.memo_table = MemoTable.__new__(MemoTable)
+        else:
+            self.memo_table.clear()
 
     cdef int run_dump(self, object obj) except -1:
         """Pickle `obj` into the buffer (the body shared by dump() and dumps())."""
@@ -674,10 +684,10 @@ is None or smaller than 5.
         cdef Py_ssize_t size
         cdef object encoded = None
         if self.bin:
-            try:
-                data = PyUnicode_AsUTF8AndSize(obj, &size)
-            except UnicodeEncodeError:
+            data = PyUnicode_AsUTF8AndSize_noexc(obj, &size)
+            if data == NULL:
                 # Lone surrogates: written as their surrogatepass encoding.
+                PyErr_Clear()
                 encoded = (<str>obj).encode("utf-8", "surrogatepass")
                 data = PyBytes_AS_STRING(encoded)
                 size = PyBytes_GET_SIZE(encoded)
@@ -1062,6 +1072,7 @@ is None or smaller than 5.
         cdef Py_ssize_t size = PyTuple_GET_SIZE(rv)
         cdef bint use_newobj = False, use_newobj_ex = False
         cdef Py_ssize_t idx
+        cdef object name = None
         if size < 2 or size > 6:
             raise _PicklingError("tuple returned by __reduce__ must contain "
                                  "2 through 6 elements")
@@ -1092,8 +1103,15 @@ is None or smaller than 5.
                                  % type(state_setter).__name__)
 
         if self.proto >= 2:
-            name = getattr(func, "__name__", None)
-            if isinstance(name, str):
+            # copyreg's own functions (what object.__reduce_ex__ returns) are
+            # recognised by identity; anything else by its __name__.
+            if func is _copyreg_newobj:
+                use_newobj = True
+            elif func is _copyreg_newobj_ex:
+                use_newobj_ex = True
+            else:
+                name = getattr(func, "__name__", None)
+            if not (use_newobj or use_newobj_ex) and isinstance(name, str):
                 if name == "__newobj_ex__":
                     use_newobj_ex = True
                 elif name == "__newobj__":
@@ -1357,10 +1375,26 @@ def dump(obj, file, protocol=None, *, fix_imports=True, buffer_callback=None):
     pickler.framer.flush_to_file()
 
 
+cdef Pickler _spare_pickler = None   # reused by dumps() when not in use
+
+
 def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None):
     """Return the pickled representation of the object as a bytes object."""
-    cdef Pickler pickler = Pickler.__new__(Pickler)
-    pickler.setup(None, protocol, fix_imports, buffer_callback, False)
-    pickler.initialized = True
-    pickler.run_dump(obj)
-    return pickler.framer.detach()
+    global _spare_pickler
+    cdef Pickler pickler = _spare_pickler
+    # One Pickler is kept between calls so that small dumps() calls do not
+    # pay for allocating it and its memo; a nested call (from a __reduce__)
+    # finds it running and makes its own.
+    if pickler is None or pickler.running:
+        pickler = Pickler.__new__(Pickler)
+    else:
+        _spare_pickler = None
+    try:
+        pickler.setup(None, protocol, fix_imports, buffer_callback, False)
+        pickler.initialized = True
+        pickler.run_dump(obj)
+        return pickler.framer.detach()
+    finally:
+        pickler.buffer_callback = None
+        pickler.release_memo()
+        _spare_pickler = pickler
