@@ -43,7 +43,8 @@ from ._framer cimport Framer, opcode_boundary
 from ._memo cimport MemoTable, memo_lookup
 
 cdef extern from "Python.h":
-    int Py_EnterRecursiveCall(const char *where) except -1
+    # Returns non-zero (1 on some versions, -1 on others) with RecursionError set.
+    int Py_EnterRecursiveCall(const char *where)
     void Py_LeaveRecursiveCall()
     const char *PyUnicode_AsUTF8AndSize_noexc "PyUnicode_AsUTF8AndSize" (object, Py_ssize_t *)
     void PyErr_Clear()
@@ -107,7 +108,13 @@ cdef enum:
 
 
 # ---------------------------------------------------------------------------
-# Small encoders.
+# Small helpers.
+
+cdef inline int enter_recursive_call() except -1:
+    if Py_EnterRecursiveCall(" while pickling an object"):
+        return -1
+    return 0
+
 
 cdef inline void write_u32_le(char *p, unsigned long long v) noexcept:
     p[0] = <char>(v & 0xff)
@@ -438,7 +445,7 @@ is None or smaller than 5.
         if t is bytes:
             return self.save_bytes(obj)
         # Only objects that can contain others count against the recursion limit.
-        Py_EnterRecursiveCall(" while pickling an object")
+        enter_recursive_call()
         try:
             self.save_nonatomic(obj, t)
         finally:
@@ -757,7 +764,7 @@ is None or smaller than 5.
             buf_write(self.framer, b"(l", 2)
         self.memoize(obj)
         if PyList_GET_SIZE(obj):
-            Py_EnterRecursiveCall(" while pickling an object")
+            enter_recursive_call()
             try:
                 if self.proto > 0:
                     self.batch_list_exact(obj)
@@ -844,7 +851,7 @@ is None or smaller than 5.
             buf_write(self.framer, b"(d", 2)
         self.memoize(obj)
         if len(obj):
-            Py_EnterRecursiveCall(" while pickling an object")
+            enter_recursive_call()
             try:
                 if self.proto > 0:
                     self.batch_dict_exact(obj)

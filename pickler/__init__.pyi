@@ -1,0 +1,138 @@
+# Type stubs for pickler: the same public API as the standard library's pickle.
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from pickle import (
+    PickleBuffer as PickleBuffer,
+    PickleError as PickleError,
+    PicklingError as PicklingError,
+    UnpicklingError as UnpicklingError,
+)
+
+__version__: str
+__all__: list[str]
+
+HIGHEST_PROTOCOL: int
+DEFAULT_PROTOCOL: int
+format_version: str
+compatible_formats: list[str]
+bytes_types: tuple[type[Any], ...]
+dispatch_table: dict[type, Callable[[Any], str | tuple[Any, ...]]]
+
+def whichmodule(obj: Any, name: str) -> str: ...
+def encode_long(x: int) -> bytes: ...
+def decode_long(data: bytes) -> int: ...
+
+class _WritableFileobj(Protocol):
+    def write(self, b: bytes, /) -> Any: ...
+
+class _ReadableFileobj(Protocol):
+    def read(self, n: int, /) -> bytes: ...
+    def readline(self) -> bytes: ...
+
+_BufferCallback = Callable[[PickleBuffer], Any] | None
+
+def dump(obj: Any, file: _WritableFileobj, protocol: int | None = None, *,
+         fix_imports: bool = True, buffer_callback: _BufferCallback = None) -> None: ...
+def dumps(obj: Any, protocol: int | None = None, *, fix_imports: bool = True,
+          buffer_callback: _BufferCallback = None) -> bytes: ...
+def load(file: _ReadableFileobj, *, fix_imports: bool = True, encoding: str = "ASCII",
+         errors: str = "strict", buffers: Iterable[Any] | None = ()) -> Any: ...
+def loads(data: Any, /, *, fix_imports: bool = True, encoding: str = "ASCII",
+          errors: str = "strict", buffers: Iterable[Any] | None = ()) -> Any: ...
+
+class PicklerMemoProxy:
+    def clear(self) -> None: ...
+    def copy(self) -> dict[int, tuple[int, Any]]: ...
+
+class Pickler:
+    fast: int
+    bin: int
+    dispatch_table: Mapping[type, Callable[[Any], str | tuple[Any, ...]]]
+    memo: PicklerMemoProxy | dict[int, tuple[int, Any]]
+    def __init__(self, file: _WritableFileobj, protocol: int | None = None,
+                 fix_imports: bool = True, buffer_callback: _BufferCallback = None) -> None: ...
+    def dump(self, obj: Any, /) -> None: ...
+    def clear_memo(self) -> None: ...
+    def persistent_id(self, obj: Any) -> Any: ...
+    def reducer_override(self, obj: Any) -> Any: ...
+
+class Unpickler:
+    memo: Any
+    def __init__(self, file: _ReadableFileobj, *, fix_imports: bool = True,
+                 encoding: str = "ASCII", errors: str = "strict",
+                 buffers: Iterable[Any] | None = ()) -> None: ...
+    def load(self) -> Any: ...
+    def find_class(self, module_name: str, global_name: str, /) -> Any: ...
+    def persistent_load(self, pid: Any) -> Any: ...
+
+MARK: bytes
+STOP: bytes
+POP: bytes
+POP_MARK: bytes
+DUP: bytes
+FLOAT: bytes
+INT: bytes
+BININT: bytes
+BININT1: bytes
+LONG: bytes
+BININT2: bytes
+NONE: bytes
+PERSID: bytes
+BINPERSID: bytes
+REDUCE: bytes
+STRING: bytes
+BINSTRING: bytes
+SHORT_BINSTRING: bytes
+UNICODE: bytes
+BINUNICODE: bytes
+APPEND: bytes
+BUILD: bytes
+GLOBAL: bytes
+DICT: bytes
+EMPTY_DICT: bytes
+APPENDS: bytes
+GET: bytes
+BINGET: bytes
+INST: bytes
+LONG_BINGET: bytes
+LIST: bytes
+EMPTY_LIST: bytes
+OBJ: bytes
+PUT: bytes
+BINPUT: bytes
+LONG_BINPUT: bytes
+SETITEM: bytes
+TUPLE: bytes
+EMPTY_TUPLE: bytes
+SETITEMS: bytes
+BINFLOAT: bytes
+TRUE: bytes
+FALSE: bytes
+PROTO: bytes
+NEWOBJ: bytes
+EXT1: bytes
+EXT2: bytes
+EXT4: bytes
+TUPLE1: bytes
+TUPLE2: bytes
+TUPLE3: bytes
+NEWTRUE: bytes
+NEWFALSE: bytes
+LONG1: bytes
+LONG4: bytes
+BINBYTES: bytes
+SHORT_BINBYTES: bytes
+SHORT_BINUNICODE: bytes
+BINUNICODE8: bytes
+BINBYTES8: bytes
+EMPTY_SET: bytes
+ADDITEMS: bytes
+FROZENSET: bytes
+NEWOBJ_EX: bytes
+STACK_GLOBAL: bytes
+MEMOIZE: bytes
+FRAME: bytes
+BYTEARRAY8: bytes
+NEXT_BUFFER: bytes
+READONLY_BUFFER: bytes
