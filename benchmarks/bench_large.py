@@ -12,7 +12,8 @@ are timed interleaved.  Modes:
   must take constant time whatever the size.
 
 Peak memory is measured in a fresh interpreter per (mode, size, candidate):
-``ru_maxrss`` before/after the first real call (after a warm-up on a tiny
+peak RSS (``VmHWM``, reset to the current RSS just before the call; falls back
+to ``ru_maxrss``) before/after the first real call (after a warm-up on a tiny
 array so lazy imports are not counted), and, with ``tracemalloc=True``, the
 peak of traced allocations during the call.  Run this file with
 ``--peak-child`` to be that interpreter.
@@ -120,6 +121,9 @@ def run_large(cands, sizes, rounds, tmpdir, target, log=print):
                 row["frac_memcpy"] = {
                     k: summarize(ratios(samples, "memcpy", k))
                     for k in ("pickler", "C", "alloc_copy")}
+                row["frac_alloc_copy"] = {
+                    k: summarize(ratios(samples, "alloc_copy", k))
+                    for k in ("pickler", "C")}
             rows.append(row)
             log(format_large_row(row))
             if os.path.exists(path):
@@ -171,7 +175,31 @@ def format_large_row(r):
 # Peak memory, one fresh interpreter per case.
 
 def _maxrss_bytes():
+    """Peak RSS of this process image.
+
+    ``VmHWM`` from /proc/self/status is the high-water mark of the current
+    address space only; ``getrusage().ru_maxrss`` also carries the peak of the
+    parent it was forked from (Linux keeps it across exec), which would hide
+    everything below the parent's size.  Fall back to it off Linux.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _reset_peak():
+    """Reset VmHWM to the current RSS (Linux >= 4.0); True on success."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def peak_child(mode, nbytes, cand_name, tmpdir, use_tracemalloc):
@@ -197,10 +225,12 @@ def peak_child(mode, nbytes, cand_name, tmpdir, use_tracemalloc):
         tracemalloc.stop()
         result = {"tracemalloc_extra": peak}
     else:
+        reset = _reset_peak()
         before = _maxrss_bytes()
         run(1)
         after = _maxrss_bytes()
-        result = {"rss_extra": after - before, "rss_before": before}
+        result = {"rss_extra": after - before, "rss_before": before,
+                  "peak_reset": reset}
     if os.path.exists(path):
         os.unlink(path)
     result["pickler_file"] = getattr(cand.module, "__file__", None)
