@@ -43,7 +43,7 @@ cdef class Pickler:
                    object buffer_callback, bint to_file) except -1
     cdef int resolve_hooks(self) except -1
     cdef void clear_hooks(self) noexcept
-    cdef int run_dump(self, object obj) except -1
+    cdef int run_dump(self, object obj, bint count_call) except -1
     cdef void release_memo(self) noexcept
 
     cdef int save(self, object obj, bint pers_save) except -1

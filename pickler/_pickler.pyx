@@ -97,6 +97,10 @@ cdef bint HAS_DEFAULT_PERSISTENT_ID = PY313
 # getattr() calls on the top-level object (gh-82951); before, as
 # getattr(parent, name) with the parent pickled by reference.
 cdef bint NESTED_GETATTR_CHAIN = PY313
+# Calling a builtin method counts one level of recursion on every supported
+# version; calling a builtin function does too, except on 3.12.
+cdef bint METHOD_CALL_COUNTS_RECURSION = True
+cdef bint FUNCTION_CALL_COUNTS_RECURSION = sys.version_info[:2] != (3, 12)
 cdef str LOCAL_OBJECT_MSG = ("Can't get local object %r" if PY313
                              else "Can't pickle local object %r")
 cdef str PICKLEBUFFER_PROTO_MSG = (
@@ -273,7 +277,7 @@ is None or smaller than 5.
             raise _PicklingError(
                 "Pickler.__init__() was not called by %s.__init__()"
                 % type(self).__name__)
-        self.run_dump(obj)
+        self.run_dump(obj, METHOD_CALL_COUNTS_RECURSION)
         self.framer.flush_to_file()
 
     def clear_memo(self):
@@ -390,12 +394,18 @@ is None or smaller than 5.
         else:
             self.memo_table.clear()
 
-    cdef int run_dump(self, object obj) except -1:
+    cdef int run_dump(self, object obj, bint count_call) except -1:
         """Pickle `obj` into the buffer (the body shared by dump() and dumps())."""
         cdef Framer framer = self.framer
         cdef char *p
         if self.running:
             raise RuntimeError("Pickler object is already used")
+        # Calling a builtin function or method counts one level of recursion
+        # in CPython; count it too, so that deep data fails at the very
+        # object where _pickle fails (the memo, and so the bytes of a later
+        # dump() on the same Pickler, depend on it).
+        if count_call:
+            enter_recursive_call()
         self.running = True
         try:
             framer.reset()
@@ -415,6 +425,8 @@ is None or smaller than 5.
         finally:
             self.clear_hooks()
             self.running = False
+            if count_call:
+                Py_LeaveRecursiveCall()
         return 0
 
     # -- the save path ------------------------------------------------------
@@ -1378,7 +1390,7 @@ def dump(obj, file, protocol=None, *, fix_imports=True, buffer_callback=None):
     cdef Pickler pickler = Pickler.__new__(Pickler)
     pickler.setup(file, protocol, fix_imports, buffer_callback, True)
     pickler.initialized = True
-    pickler.run_dump(obj)
+    pickler.run_dump(obj, FUNCTION_CALL_COUNTS_RECURSION)
     pickler.framer.flush_to_file()
 
 
@@ -1399,7 +1411,7 @@ def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None):
     try:
         pickler.setup(None, protocol, fix_imports, buffer_callback, False)
         pickler.initialized = True
-        pickler.run_dump(obj)
+        pickler.run_dump(obj, FUNCTION_CALL_COUNTS_RECURSION)
         return pickler.framer.detach()
     finally:
         pickler.buffer_callback = None
