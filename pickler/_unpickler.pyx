@@ -121,6 +121,7 @@ cdef dict _IMPORT_MAPPING = _compat_pickle.IMPORT_MAPPING
 cdef dict _extension_cache = _copyreg._extension_cache
 cdef dict _inverted_registry = _copyreg._inverted_registry
 cdef bint _PY313 = sys.version_info >= (3, 13)
+cdef bint _PY310 = sys.version_info < (3, 11)
 cdef object _NotImplementedError = NotImplementedError
 cdef str _S_SETSTATE = "__setstate__"
 cdef str _S_DICT = "__dict__"
@@ -752,6 +753,8 @@ cdef int _load_counted_binbytes(Unpickler u, int nbytes) except -1:
     cdef Py_ssize_t size = _binsize(s, nbytes)
     if size < 0:
         raise OverflowError("BINBYTES exceeds system's maximum size of %d bytes" % PY_SSIZE_T_MAX)
+    if size == 0 and u._pos == u._buflen and u._file_read is None:
+        _raise_truncated()    # _pickle's quirk: an empty read at the end of memory input
     if size <= u._buflen - u._pos:
         s = u._buf + u._pos
         u._pos += size
@@ -764,6 +767,8 @@ cdef int _load_bytearray8(Unpickler u) except -1:
     cdef Py_ssize_t size = _binsize(s, 8)
     if size < 0:
         raise OverflowError("BYTEARRAY8 exceeds system's maximum size of %d bytes" % PY_SSIZE_T_MAX)
+    if size == 0 and u._pos == u._buflen and u._file_read is None:
+        _raise_truncated()    # same quirk as BINBYTES
     return _push(u, _read_new(u, size, True))
 
 
@@ -930,6 +935,10 @@ cdef int _load_global(Unpickler u) except -1:
 
 
 cdef int _load_stack_global(Unpickler u) except -1:
+    if _PY310 and u._stack_len - u._fence < 2:
+        # 3.10's _pickle reports a short stack as a type error here.
+        _clear_stack_to(u, u._fence)
+        raise UnpicklingError("STACK_GLOBAL requires str")
     global_name = _pop(u)
     module_name = _pop(u)
     if type(module_name) is not str or type(global_name) is not str:
@@ -938,14 +947,22 @@ cdef int _load_stack_global(Unpickler u) except -1:
 
 
 cdef int _no_persistent_load() except -1:
-    raise UnpicklingError("A load persistent id instruction was encountered, "
-                          "but no persistent_load function was specified.")
+    raise UnpicklingError(_NO_PERSISTENT_LOAD_MSG)
+
+
+# Wording of the running version's _pickle (3.12 joined the two lines).
+cdef str _NO_PERSISTENT_LOAD_MSG = (
+    "A load persistent id instruction was encountered,%sbut no "
+    "persistent_load function was specified."
+    % (" " if sys.version_info >= (3, 12) else "\n"))
 
 
 cdef int _load_persid(Unpickler u) except -1:
     cdef const char *s
     cdef Py_ssize_t n
-    if u._pers_func is None:
+    # Before 3.13 the missing hook is reported before reading the argument;
+    # from 3.13 on the default hook is called with it (as in _pickle).
+    if u._pers_func is None and not _PY313:
         _no_persistent_load()
     n = _readline(u, &s)
     try:
@@ -953,14 +970,18 @@ cdef int _load_persid(Unpickler u) except -1:
     except UnicodeDecodeError:
         raise UnpicklingError("persistent IDs in protocol 0 must be ASCII strings")
     func = u._pers_func
+    if func is None:
+        _no_persistent_load()
     return _push(u, func(pid))
 
 
 cdef int _load_binpersid(Unpickler u) except -1:
-    if u._pers_func is None:
+    if u._pers_func is None and not _PY313:
         _no_persistent_load()
     pid = _pop(u)
     func = u._pers_func
+    if func is None:
+        _no_persistent_load()
     return _push(u, func(pid))
 
 
