@@ -20,6 +20,7 @@ cdef class WriteBuffer:
     cdef int grow(self, Py_ssize_t extra) except -1
     cdef int reserve_exact(self, Py_ssize_t extra) except -1
     cdef int reset(self) except -1
+    cdef object copy_out(self)
     cdef object detach(self)
     cdef void release(self) noexcept
 

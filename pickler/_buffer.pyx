@@ -14,6 +14,7 @@ from cpython.ref cimport Py_XDECREF
 
 cdef extern from "Python.h":
     PyObject *PyBytes_FromStringAndSize(const char *, Py_ssize_t) except NULL
+    bytes new_bytes "PyBytes_FromStringAndSize" (const char *, Py_ssize_t)
     char *PyBytes_AS_STRING(PyObject *)
     int _PyBytes_Resize(PyObject **, Py_ssize_t) except -1
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -95,6 +96,12 @@ cdef class WriteBuffer:
         if needed <= self.capacity:
             return 0
         return self._resize(needed + WRITE_BUF_SIZE)
+
+    cdef object copy_out(self):
+        """A new `bytes` with the bytes written; the storage is kept for reuse."""
+        cdef bytes result = new_bytes(self.ptr, self.length)
+        self.length = 0
+        return result
 
     cdef object detach(self):
         """Shrink the storage to the bytes written and hand it out as `bytes`."""

@@ -109,6 +109,7 @@ cdef str PICKLEBUFFER_PROTO_MSG = (
 
 cdef enum:
     NEWLINE = 10
+    SMALL_RESULT = 4096   # dumps() results up to this size are copied out
 
 
 # ---------------------------------------------------------------------------
@@ -138,6 +139,31 @@ cdef inline int write_decimal_line(Framer framer, char op, Py_ssize_t value) exc
     cdef bytes line = ("%d\n" % value).encode("ascii")
     buf_write_byte(framer, op)
     buf_write(framer, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))
+    return 0
+
+
+cdef inline int write_long1_from_long(Framer framer, long val) except -1:
+    """LONG1 for an int that fits a C long (but not 32 bits): its two's
+    complement, little-endian, in as few bytes as keep the sign."""
+    cdef unsigned long long u = <unsigned long long>val
+    cdef int nbytes = 8
+    cdef char *p
+    cdef int i
+    # Drop high bytes that only repeat the sign, as long as the byte below
+    # still carries the sign bit.
+    if val < 0:
+        while nbytes > 1 and ((u >> (8 * (nbytes - 1))) & 0xff) == 0xff \
+                and ((u >> (8 * (nbytes - 2))) & 0x80) != 0:
+            nbytes -= 1
+    else:
+        while nbytes > 1 and ((u >> (8 * (nbytes - 1))) & 0xff) == 0 \
+                and ((u >> (8 * (nbytes - 2))) & 0x80) == 0:
+            nbytes -= 1
+    p = buf_reserve(framer, 2 + nbytes)
+    p[0] = <char>LONG1
+    p[1] = <char>nbytes
+    for i in range(nbytes):
+        p[2 + i] = <char>((u >> (8 * i)) & 0xff)
     return 0
 
 
@@ -575,6 +601,8 @@ is None or smaller than 5.
                 return 0
             return write_decimal_line(framer, INT, val)
         if self.proto >= 2:
+            if not overflow:
+                return write_long1_from_long(framer, val)
             if obj == 0:
                 return buf_write(framer, b"\x8a\x00", 2)
             # Two's complement, little-endian, with the extra sign byte that
@@ -1412,6 +1440,11 @@ def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None):
         pickler.setup(None, protocol, fix_imports, buffer_callback, False)
         pickler.initialized = True
         pickler.run_dump(obj, FUNCTION_CALL_COUNTS_RECURSION)
+        # A small pickle is copied out and the storage kept for the next
+        # call (a small copy is cheaper than allocating and trimming 4 KiB);
+        # a large one is handed out as is.
+        if pickler.framer.length <= SMALL_RESULT:
+            return pickler.framer.copy_out()
         return pickler.framer.detach()
     finally:
         pickler.buffer_callback = None
