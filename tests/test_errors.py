@@ -579,11 +579,17 @@ DEEP_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_deep_nesting_recursion_error():
+def test_deep_nesting_recursion_error(tmp_path):
+    # The subprocess must import the pickler under test: the directory it
+    # came from goes on PYTHONPATH, and the working directory (first on
+    # sys.path with -c) is an empty temporary one, not the source tree.
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    proc = subprocess.run([sys.executable, "-c", DEEP_SCRIPT], env=env,
-                          capture_output=True, text=True, timeout=600)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pickler.__file__))
+    script = DEEP_SCRIPT.replace("assert pickler.Pickler is not None",
+                                 "assert pickler.__file__ == %r" % pickler.__file__)
+    proc = subprocess.run([sys.executable, "-c", script], env=env,
+                          cwd=str(tmp_path), capture_output=True, text=True,
+                          timeout=600)
     assert proc.returncode == 0, (
         "subprocess died (code %d): %s" % (proc.returncode, proc.stderr[-2000:]))
     lines = proc.stdout.splitlines()
