@@ -18,8 +18,7 @@ from pickle import (
 )
 
 from ._pickler import Pickler, dump, dumps
-# Loading is the standard library's C unpickler until pickler._unpickler lands.
-from _pickle import Unpickler, load, loads
+from ._unpickler import Unpickler, load, loads
 
 # Opcode constants (MARK, STOP, ..., READONLY_BUFFER) and the other public
 # module attributes of ``pickle`` (format_version, compatible_formats, ...)

@@ -508,8 +508,13 @@ cdef int _read_into(Unpickler u, char *dest, Py_ssize_t n) except -1:
     return 0
 
 
-cdef object _read_new(Unpickler u, Py_ssize_t n, bint as_bytearray):
+cdef object _read_new(Unpickler u, Py_ssize_t n, bint as_bytearray, bint keep_leftover):
     """Consume n bytes and return them as a new bytes (or bytearray).
+
+    When the window holds fewer than n bytes, its remaining bytes are used
+    first if *keep_leftover* (payload reads), else dropped: _pickle does the
+    same when an opcode argument crosses the end of a frame read from a
+    file (it reads the argument afresh from the file).
 
     From a file, the object is filled in place with readinto() in chunks
     that start at 1 MiB and double, so a corrupt size field costs at most
@@ -530,6 +535,9 @@ cdef object _read_new(Unpickler u, Py_ssize_t n, bint as_bytearray):
         _raise_truncated()
     if u._peeked:
         _skip_consumed(u)
+        avail = 0
+    elif not keep_leftover:
+        _drop_chunk(u)
         avail = 0
     cap = n
     if cap > MIN_READ_CHUNK and cap > avail:
@@ -597,7 +605,7 @@ cdef const char *_read_slow(Unpickler u, Py_ssize_t n) except NULL:
         if _try_peek(u, n):
             u._pos = n
             return u._buf
-    data = _read_new(u, n, False)
+    data = _read_new(u, n, False, False)
     _set_chunk(u, data, False)
     u._pos = n
     return u._buf
@@ -627,17 +635,14 @@ cdef Py_ssize_t _readline(Unpickler u, const char **out) except -1:
         return n
     if u._file_read is None:
         _raise_truncated()
-    leftover = None
+    # Bytes left in a window already consumed from the file (the end of a
+    # frame) are dropped, as _pickle does: the line is read afresh.
     if u._peeked:
         _skip_consumed(u)
-    elif u._buflen > u._pos:
-        leftover = _steal(R_Bytes_FromStringAndSize(u._buf + u._pos, u._buflen - u._pos))
     _drop_chunk(u)
     line = u._file_readline()
     if type(line) is not bytes:
         line = bytes(memoryview(line))
-    if leftover is not None:
-        line = b"".join((leftover, line))
     n = len(<bytes>line)
     if n == 0 or (<bytes>line)[n - 1] != 10:
         _raise_truncated()
@@ -759,7 +764,7 @@ cdef int _load_counted_binbytes(Unpickler u, int nbytes) except -1:
         s = u._buf + u._pos
         u._pos += size
         return _push_steal(u, R_Bytes_FromStringAndSize(s, size))
-    return _push(u, _read_new(u, size, False))
+    return _push(u, _read_new(u, size, False, True))
 
 
 cdef int _load_bytearray8(Unpickler u) except -1:
@@ -769,7 +774,7 @@ cdef int _load_bytearray8(Unpickler u) except -1:
         raise OverflowError("BYTEARRAY8 exceeds system's maximum size of %d bytes" % PY_SSIZE_T_MAX)
     if size == 0 and u._pos == u._buflen and u._file_read is None:
         _raise_truncated()    # same quirk as BINBYTES
-    return _push(u, _read_new(u, size, True))
+    return _push(u, _read_new(u, size, True, True))
 
 
 cdef int _load_next_buffer(Unpickler u) except -1:
@@ -818,7 +823,7 @@ cdef int _load_counted_binunicode(Unpickler u, int nbytes) except -1:
         s = u._buf + u._pos
         u._pos += size
         return _push_steal(u, R_Unicode_DecodeUTF8(s, size, "surrogatepass"))
-    data = _read_new(u, size, False)
+    data = _read_new(u, size, False, False)
     return _push_steal(u, R_Unicode_DecodeUTF8(R_Bytes_AS_STRING(<PyObject *>data), size, "surrogatepass"))
 
 
@@ -1236,7 +1241,7 @@ cdef int _load_frame(Unpickler u) except -1:
     # Read the whole frame with one call (chunked only when huge).
     if u._peeked:
         _skip_consumed(u)
-    data = _read_new(u, n, False)
+    data = _read_new(u, n, False, False)
     _set_chunk(u, data, False)
     return 0
 

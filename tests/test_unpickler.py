@@ -1,0 +1,379 @@
+"""API, input handling, protocol 5 buffers and hook semantics of pickler's
+Unpickler, compared with the running interpreter's ``_pickle``."""
+import collections
+import inspect
+import io
+import pickle
+import sys
+import weakref
+
+import _pickle
+import pytest
+
+import pickler
+from pickler._unpickler import Unpickler, load, loads
+
+np = pytest.importorskip("numpy")
+
+PY313 = sys.version_info >= (3, 13)
+
+
+# ---------------------------------------------------------------------------
+# API surface
+
+def test_package_exports_compiled_unpickler():
+    assert pickler.Unpickler is Unpickler
+    assert pickler.load is load
+    assert pickler.loads is loads
+
+
+@pytest.mark.parametrize("name", ["load", "loads"])
+def test_signatures_match_pickle(name):
+    assert inspect.signature(getattr(pickler._unpickler, name)) == \
+        inspect.signature(getattr(pickle, name))
+    assert str(inspect.signature(getattr(pickler._unpickler, name))) == \
+        str(inspect.signature(getattr(pickle, name)))
+
+
+def test_loads_positional_only_and_keyword_only():
+    data = pickle.dumps([1])
+    with pytest.raises(TypeError):
+        loads(data=data)
+    with pytest.raises(TypeError):
+        loads(data, True)
+    with pytest.raises(TypeError):
+        Unpickler(io.BytesIO(data), True)
+    with pytest.raises(TypeError):
+        loads("not bytes")
+    with pytest.raises(TypeError):
+        loads(data, encoding=b"ASCII")
+
+
+def test_bytes_like_inputs_without_copy():
+    data = pickle.dumps({"a": [1, 2]}, 5)
+    for src in (data, bytearray(data), memoryview(data), memoryview(bytearray(data))):
+        assert loads(src) == {"a": [1, 2]}
+    with pytest.raises(BufferError):
+        loads(memoryview(data * 2)[::2])
+
+
+def test_file_without_read_or_readline():
+    class OnlyRead:
+        def read(self, n):
+            return b""
+    with pytest.raises(TypeError, match="'read' and 'readline'"):
+        Unpickler(OnlyRead())
+    with pytest.raises(TypeError):
+        _pickle.Unpickler(OnlyRead())
+
+
+def test_init_not_called():
+    class Sub(Unpickler):
+        def __init__(self):
+            pass
+    with pytest.raises(pickle.UnpicklingError, match="was not called"):
+        Sub().load()
+
+
+def test_persistent_load_attribute_by_version():
+    u = Unpickler(io.BytesIO())
+    c = _pickle.Unpickler(io.BytesIO())
+    if PY313:
+        with pytest.raises(pickle.UnpicklingError):
+            u.persistent_load("x")
+        with pytest.raises(pickle.UnpicklingError):
+            c.persistent_load("x")
+    else:
+        with pytest.raises(AttributeError):
+            u.persistent_load
+        with pytest.raises(AttributeError):
+            c.persistent_load
+    # Instance assignment works on the base type and on subclasses.
+    data = pickle.dumps(["a", "b"], 0).replace(b"Va\n", b"Pa\n")
+    u = Unpickler(io.BytesIO(data))
+    u.persistent_load = lambda pid: pid.upper()
+    assert u.load() == ["A", "b"]
+    with pytest.raises(TypeError):
+        u.persistent_load = 42
+    with pytest.raises(TypeError):
+        del u.persistent_load
+
+
+def test_find_class_called_through_attribute_each_time():
+    calls = []
+
+    class Sub(Unpickler):
+        def find_class(self, module, name):
+            calls.append((module, name))
+            return super().find_class(module, name)
+
+    data = pickle.dumps([pickle.PickleError, pickle.PickleError, dict], 2)
+    expected = pickle.loads(data)
+    assert Sub(io.BytesIO(data)).load() == expected
+    assert [n for _, n in calls] == ["PickleError", "dict"]   # memo hits skip it
+    u = Sub(io.BytesIO(data))
+    u.find_class = lambda m, n: n          # instance attribute on a subclass
+    assert u.load() == ["PickleError", "PickleError", "dict"]
+
+
+def test_find_class_audit_event():
+    # sys.audit hooks cannot be removed; record only while the flag is set.
+    events = []
+    recording = [True]
+
+    def hook(event, args):
+        if recording[0] and event == "pickle.find_class":
+            events.append(args)
+    sys.addaudithook(hook)
+    try:
+        loads(pickle.dumps(collections.OrderedDict, 0))
+    finally:
+        recording[0] = False
+    assert events == [("collections", "OrderedDict")]
+
+
+def test_memo_proxy():
+    data = pickle.dumps([[1], [1]], 2)
+    u = Unpickler(io.BytesIO(data))
+    u.load()
+    c = _pickle.Unpickler(io.BytesIO(data))
+    c.load()
+    assert u.memo.copy() == c.memo.copy()
+    assert u.memo.__reduce__() == (dict, (u.memo.copy(),))
+    with pytest.raises(TypeError):
+        hash(u.memo)
+    u2 = Unpickler(io.BytesIO())
+    u2.memo = u.memo
+    assert u2.memo.copy() == u.memo.copy()
+    u.memo.clear()
+    assert u.memo.copy() == {}
+    assert u2.memo.copy() != {}
+    with pytest.raises(TypeError):
+        del u.memo
+    with pytest.raises(TypeError):
+        u.memo = {"a": 1}
+
+
+# ---------------------------------------------------------------------------
+# Several pickles in one file; file position after STOP
+
+OBJS = [{"a": 1}, list(range(2000)), "x" * 100000, b"y" * 300000, (1, 2), None]
+
+
+@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
+@pytest.mark.parametrize("wrap", ["BytesIO", "BufferedReader", "BufferedReader-small"])
+def test_multiple_pickles_in_one_file(proto, wrap):
+    buf = io.BytesIO()
+    for obj in OBJS:
+        pickle.dump(obj, buf, proto)
+    buf.write(b"trailer")
+    raw = io.BytesIO(buf.getvalue())
+    if wrap == "BytesIO":
+        f = raw
+    elif wrap == "BufferedReader":
+        f = io.BufferedReader(raw)
+    else:
+        f = io.BufferedReader(raw, buffer_size=7)
+    for obj in OBJS:
+        assert load(f) == obj
+    assert f.read() == b"trailer"
+
+
+def test_one_unpickler_many_loads():
+    buf = io.BytesIO()
+    p = pickle.Pickler(buf, 2)
+    shared = ["shared"]
+    p.dump(shared)
+    p.dump([shared, 1])        # refers to memo entries of the first pickle
+    f = io.BufferedReader(io.BytesIO(buf.getvalue()))
+    u = Unpickler(f)
+    first = u.load()
+    second = u.load()
+    assert second[0] is first
+    with pytest.raises(EOFError):
+        u.load()
+
+
+# ---------------------------------------------------------------------------
+# Protocol 5 buffers
+
+def test_numpy_out_of_band_shares_memory():
+    for arr in (np.arange(1000, dtype=np.float64), np.arange(24).reshape(4, 6),
+                np.asfortranarray(np.arange(24).reshape(4, 6))):
+        buffers = []
+        data = pickle.dumps(arr, 5, buffer_callback=buffers.append)
+        raw = [b.raw() for b in buffers]
+        out = loads(data, buffers=raw)
+        assert np.array_equal(out, arr)
+        assert any(np.shares_memory(out, np.frombuffer(r, dtype=np.uint8)) for r in raw)
+        assert out.flags.writeable
+        out2 = Unpickler(io.BytesIO(data), buffers=iter(raw)).load()
+        assert np.shares_memory(out2, out)
+
+
+def test_numpy_readonly_out_of_band():
+    arr = np.arange(100, dtype=np.int32)
+    arr.flags.writeable = False
+    buffers = []
+    data = pickle.dumps(arr, 5, buffer_callback=buffers.append)
+    backing = bytearray(buffers[0].raw())          # writable supplied buffer
+    out = loads(data, buffers=[backing])
+    assert not out.flags.writeable                  # READONLY_BUFFER applied
+    assert np.shares_memory(out, np.frombuffer(backing, dtype=np.uint8))
+
+
+def test_numpy_in_band():
+    arr = np.arange(10000, dtype=np.float64).reshape(100, 100)
+    for proto in range(2, 6):
+        data = pickle.dumps(arr, proto)
+        assert np.array_equal(loads(data), arr)
+        assert np.array_equal(load(io.BufferedReader(io.BytesIO(data))), arr)
+
+
+def test_next_buffer_is_passed_as_is():
+    class Obj:
+        pass
+    marker = Obj()
+    data = b"\x80\x05\x97."
+    assert loads(data, buffers=[marker]) is marker
+    view = loads(b"\x80\x05\x97\x98.", buffers=[bytearray(b"abc")])
+    assert type(view) is memoryview and view.readonly and view == b"abc"
+    ro = b"abc"
+    assert loads(b"\x80\x05\x97\x98.", buffers=[ro]) is ro
+
+
+def test_buffers_errors_match_c():
+    data = b"\x80\x05\x97."
+    for kw in ({}, {"buffers": None}, {"buffers": []}, {"buffers": iter([])}):
+        with pytest.raises(pickle.UnpicklingError) as ours:
+            loads(data, **kw)
+        with pytest.raises(pickle.UnpicklingError) as c:
+            _pickle.loads(data, **kw)
+        assert str(ours.value) == str(c.value)
+    with pytest.raises(TypeError):
+        loads(data, buffers=42)
+
+
+# ---------------------------------------------------------------------------
+# Order of user-code calls, re-entrancy
+
+class Recorder:
+    log = []
+
+    def __init__(self, tag):
+        self.tag = tag
+
+    def __reduce__(self):
+        return (Recorder, (self.tag,), {"s": self.tag}, iter([1, 2]), iter([("k", 3)]))
+
+    def __setstate__(self, state):
+        Recorder.log.append(("setstate", self.tag, state))
+
+    def append(self, x):
+        Recorder.log.append(("append", self.tag, x))
+
+    def extend(self, xs):
+        Recorder.log.append(("extend", self.tag, list(xs)))
+
+    def __setitem__(self, k, v):
+        Recorder.log.append(("setitem", self.tag, k, v))
+
+
+@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_user_code_call_order(proto):
+    data = pickle.dumps([Recorder("a"), [Recorder("b")]], proto)
+    Recorder.log = []
+    pickle.loads(data)
+    expected = Recorder.log
+    Recorder.log = []
+    loads(data)
+    assert Recorder.log == expected
+
+
+@pytest.mark.parametrize("wrap", [io.BytesIO, lambda d: io.BufferedReader(io.BytesIO(d))])
+def test_reentrant_load_from_persistent_load(wrap):
+    # persistent_load reads an embedded pickle with a nested load() on the
+    # same unpickler.  The nested load runs on its own stack (_pickle would
+    # clear the outer one), so the outer pickle continues intact.
+    inner = pickle.dumps({"inner": [1, 2]}, 2)
+    stream = (b"\x80\x02](X\x06\x00\x00\x00beforeX\x01\x00\x00\x00xQ" + inner
+              + b"X\x05\x00\x00\x00aftere." + b"tail")
+
+    class U(Unpickler):
+        def persistent_load(self, pid):
+            assert pid == "x"
+            return self.load()
+
+    f = wrap(stream)
+    assert U(f).load() == ["before", {"inner": [1, 2]}, "after"]
+    assert f.read() == b"tail"
+
+
+class Evil:
+    current = None
+    calls = 0
+
+    def __setstate__(self, state):
+        Evil.calls += 1
+        u = Evil.current
+        for _ in range(3):
+            try:
+                u.load()
+            except Exception:
+                pass
+        u.memo.clear()
+        self.__dict__.update(state)
+
+
+def test_reentrant_load_from_setstate_does_not_crash():
+    # Nested loads that eat the rest of the outer stream and clear the memo
+    # in the middle of BUILD: any exception is fine, a crash is not.
+    obj = Evil.__new__(Evil)
+    obj.a = [1, 2]
+    for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+        data = pickle.dumps([obj, obj, [obj.a]], proto)
+        for wrap in (io.BytesIO, lambda d: io.BufferedReader(io.BytesIO(d))):
+            u = Unpickler(wrap(data * 3))
+            Evil.current = u
+            before = Evil.calls
+            try:
+                u.load()
+            except Exception:
+                pass
+            assert Evil.calls > before
+    Evil.current = None
+
+
+def test_init_during_load_is_refused():
+    class U(Unpickler):
+        def persistent_load(self, pid):
+            self.__init__(io.BytesIO(b"N."))
+    with pytest.raises(RuntimeError):
+        U(io.BytesIO(b"P1\n.")).load()
+
+
+def test_no_reference_cycle_after_load():
+    class U(Unpickler):
+        def persistent_load(self, pid):
+            return pid
+    u = U(io.BytesIO(b"P1\n."))
+    assert u.load() == "1"
+    r = weakref.ref(u)
+    del u
+    assert r() is None
+
+
+# ---------------------------------------------------------------------------
+# Python 2 data
+
+def test_python2_strings_and_names():
+    data = b"(S'caf\\xe9'\np0\nc__builtin__\nxrange\np1\ntp2\n."
+    for kw in ({"encoding": "latin1"}, {"encoding": "bytes"}):
+        assert repr(loads(data, **kw)) == repr(_pickle.loads(data, **kw))
+    with pytest.raises(UnicodeDecodeError):
+        loads(data)
+    with pytest.raises(ModuleNotFoundError):
+        loads(data, encoding="latin1", fix_imports=False)
+    b2 = b"\x80\x02U\x03\xe9t\xe9q\x00."
+    assert loads(b2, encoding="latin1") == "été"
+    assert loads(b2, encoding="bytes") == b"\xe9t\xe9"
