@@ -1,4 +1,5 @@
 """Text table, target evaluation, Markdown section and PNG plot."""
+import datetime
 import math
 import re
 
@@ -148,8 +149,11 @@ def markdown(results, png_name="latest.png"):
         _la(m.get("loadavg_end"))))
     L.append("- Python %s (%s), numpy %s, %s" % (mi["python"], mi["python_build"],
                                               mi["numpy"], mi["platform"]))
-    comp = ", ".join("`%s`" % c["file"].rsplit("/", 1)[-1]
-                     for c in pi["compiled"].values()) or "none (shim?)"
+    comp = ", ".join("`%s` built %s" % (
+        c["file"].rsplit("/", 1)[-1],
+        datetime.datetime.fromtimestamp(c["mtime"], datetime.timezone.utc)
+        .strftime("%Y-%m-%d %H:%M UTC")) for c in pi["compiled"].values()) \
+        or "none (shim?)"
     L.append("- pickler: `%s` (git %s; compiled modules: %s)%s" % (
         pi["file"], pi["git"], comp,
         " -- **dumps/Pickler are `_pickle`'s (shim): ratios are ~1 by "
