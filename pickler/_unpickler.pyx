@@ -19,7 +19,6 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.memoryview cimport PyMemoryView_GET_BUFFER
 from libc.string cimport memcpy, memchr, memset, strcmp
 from libc.stdlib cimport strtol
-from libc.errno cimport errno
 from libc.limits cimport LONG_MAX
 
 import sys
@@ -105,11 +104,16 @@ cdef extern from *:
     #else
     #define PKL_Unpack8BE(p) _PyFloat_Unpack8((const unsigned char *)(p), 0)
     #endif
+    #include <errno.h>
+    #define PKL_errno_reset() (errno = 0)
+    #define PKL_errno() (errno)
     #define PKL_LongFromLE(p, n) _PyLong_FromByteArray((const unsigned char *)(p), (size_t)(n), 1, 1)
     """
     int PKL_LookupAttr(PyObject *, PyObject *, PyObject **) except -1
     double PKL_Unpack8BE(const char *) except? -1.0
     PyObject *PKL_LongFromLE(const char *, Py_ssize_t) except NULL
+    void PKL_errno_reset()
+    int PKL_errno()
 
 
 # ---------------------------------------------------------------------------
@@ -680,9 +684,9 @@ cdef int _load_int(Unpickler u) except -1:
     cdef char *end
     cdef long x
     cdef PyObject *v
-    errno = 0
+    PKL_errno_reset()
     x = strtol(s, &end, 0)
-    if errno or (end[0] != 10 and end[0] != 0):
+    if PKL_errno() or (end[0] != 10 and end[0] != 0):
         try:
             v = R_Long_FromString(s, NULL, 0)
         except Exception:
