@@ -73,6 +73,7 @@ cdef class Pickler:
     cdef int save_global(self, object obj, object name) except -1
     cdef int write_global_opcode(self, object module_name, object name) except -1
     cdef int save_other(self, object obj, type t) except -1
+    cdef int save_plain_instance(self, object obj, type t) except -1
     cdef int save_reduce_value(self, object obj, object rv) except -1
     cdef int save_reduce(self, tuple rv, object obj) except -1
     cdef int fast_save_enter(self, object obj) except -1

@@ -34,7 +34,7 @@ from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_AsLong
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.dict cimport PyDict_Next, PyDict_GetItemWithError
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.string cimport memcpy, strlen
 
 from ._opcodes cimport *
@@ -55,6 +55,11 @@ cdef extern from "Python.h":
     Py_ssize_t PyByteArray_GET_SIZE(object)
     bint PyType_IsSubtype(PyTypeObject *, PyTypeObject *)
     bint PyIter_Check(object)
+    PyObject *_PyType_Lookup(PyTypeObject *, object)
+    PyObject *PyObject_GenericGetDict(object, void *) except NULL
+    PyObject *PyDict_GetItem(object, object)
+    Py_ssize_t PyDict_GET_SIZE(object)
+    unsigned long Py_TPFLAGS_HEAPTYPE
     bint PyCallable_Check(object)
     object PyImport_Import(object name)
     char *PyOS_double_to_string(double val, char format_code, int precision,
@@ -1083,6 +1088,8 @@ is None or smaller than 5.
             rv = reduce_func(obj)
         elif PyType_IsSubtype(<PyTypeObject *>t, <PyTypeObject *>type):
             return self.save_global(obj, None)
+        elif self.proto >= 2 and is_plain_instance(t, obj):
+            return self.save_plain_instance(obj, t)
         else:
             try:
                 reduce_func = obj.__reduce_ex__
@@ -1096,6 +1103,28 @@ is None or smaller than 5.
             else:
                 rv = reduce_func(self.proto)
         return self.save_reduce_value(obj, rv)
+
+    cdef int save_plain_instance(self, object obj, type t) except -1:
+        """What save_reduce writes for `object.__reduce_ex__(proto >= 2)` of
+        an instance of a plain class, without building the reduce tuple:
+        cls () NEWOBJ, memoize, then the __dict__ (if not empty) and BUILD."""
+        cdef Framer framer = self.framer
+        cdef Py_ssize_t idx
+        self.save(t, False)
+        self.save((), False)
+        buf_write_byte(framer, NEWOBJ)
+        idx = memo_lookup(self.memo_table, <PyObject *>obj)
+        if idx >= 0:
+            # Pickling the class reached the object itself (a class pickled
+            # by value by a reducer_override, for instance).
+            buf_write_byte(framer, POP)
+            return self.memo_get(idx)
+        self.memoize(obj)
+        state = obj.__dict__
+        if PyDict_GET_SIZE(state):
+            self.save(state, False)
+            buf_write_byte(framer, BUILD)
+        return 0
 
     cdef int save_reduce_value(self, object obj, object rv) except -1:
         if isinstance(rv, str):
@@ -1377,6 +1406,82 @@ cdef object whichmodule(object obj, list dotted_path):
         if found is obj:
             return module_name
     return "__main__"
+
+
+cdef object _object_dict = object.__dict__
+cdef object _object_reduce_ex = _object_dict["__reduce_ex__"]
+cdef object _object_reduce = _object_dict["__reduce__"]
+cdef object _object_getstate = _object_dict.get("__getstate__")  # None before 3.11
+cdef object _object_class = _object_dict["__class__"]
+cdef str _S_REDUCE_EX = "__reduce_ex__"
+cdef str _S_REDUCE = "__reduce__"
+cdef str _S_GETSTATE = "__getstate__"
+cdef str _S_CLASS = "__class__"
+cdef str _S_GETNEWARGS = "__getnewargs__"
+cdef str _S_GETNEWARGS_EX = "__getnewargs_ex__"
+cdef str _S_SLOTS = "__slots__"
+cdef str _S_GETATTRIBUTE = "__getattribute__"
+cdef str _S_GETATTR = "__getattr__"
+cdef object _object_getattribute = _object_dict["__getattribute__"]
+
+
+cdef inline bint type_attr_is(type t, str name, object expected):
+    cdef PyObject *found = _PyType_Lookup(<PyTypeObject *>t, name)
+    if found == NULL:
+        return expected is None
+    return found == <PyObject *>expected
+
+
+cdef bint is_plain_instance(type t, object obj) except -1:
+    """True when `obj.__reduce_ex__(proto)` (proto >= 2) would be object's
+    default reduction giving (copyreg.__newobj__, (t,), obj.__dict__ or None,
+    None, None), with nothing on the class or the instance that could change
+    it: no __reduce_ex__, __reduce__, __getstate__, __getnewargs__,
+    __getnewargs_ex__, __class__ or __getattribute__ other than object's, no
+    __getattr__, no __slots__, no
+    built-in base but object, no list/dict base (whose items are added).
+    Checked on every call, through the interpreter's method cache: nothing is
+    cached here that a later change of the class could make stale."""
+    cdef PyTypeObject *tp = <PyTypeObject *>t
+    cdef tuple mro
+    cdef Py_ssize_t i, n
+    cdef object base
+    cdef PyObject *dictptr
+    if not (tp.tp_flags & Py_TPFLAGS_HEAPTYPE) or tp.tp_itemsize != 0 or tp.tp_new == NULL:
+        return False
+    if not (type_attr_is(t, _S_REDUCE_EX, _object_reduce_ex)
+            and type_attr_is(t, _S_REDUCE, _object_reduce)
+            and type_attr_is(t, _S_GETSTATE, _object_getstate)
+            and type_attr_is(t, _S_GETNEWARGS, None)
+            and type_attr_is(t, _S_GETNEWARGS_EX, None)
+            and type_attr_is(t, _S_CLASS, _object_class)
+            # Attribute lookups on the instance must be the plain ones: the
+            # default reduction looks up __reduce_ex__, __reduce__ and
+            # __getstate__ on the instance, which can reach these.
+            and type_attr_is(t, _S_GETATTRIBUTE, _object_getattribute)
+            and type_attr_is(t, _S_GETATTR, None)):
+        return False
+    mro = t.__mro__
+    n = PyTuple_GET_SIZE(mro)
+    for i in range(n - 1):
+        base = <object>PyTuple_GET_ITEM(mro, i)
+        if not ((<PyTypeObject *>base).tp_flags & Py_TPFLAGS_HEAPTYPE):
+            return False
+        if PyDict_GetItem(<object>(<PyTypeObject *>base).tp_dict, _S_SLOTS) != NULL:
+            return False
+    if <object>PyTuple_GET_ITEM(mro, n - 1) is not object:
+        return False
+    # The instance's own attributes take precedence over the class's
+    # non-data descriptors: an instance attribute named like a hook counts.
+    dictptr = <PyObject *>PyObject_GenericGetDict(obj, NULL)
+    inst_dict = <object>dictptr
+    Py_DECREF(inst_dict)
+    if PyDict_GET_SIZE(inst_dict) and (
+            PyDict_GetItem(inst_dict, _S_REDUCE_EX) != NULL
+            or PyDict_GetItem(inst_dict, _S_REDUCE) != NULL
+            or PyDict_GetItem(inst_dict, _S_GETSTATE) != NULL):
+        return False
+    return True
 
 
 def _default_persistent_id(self, obj):

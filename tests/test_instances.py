@@ -1,0 +1,262 @@
+"""Instances of plain classes: pickler writes object's default reduction
+directly (no reduce tuple); every way a class or an instance can change that
+reduction must be noticed.  Differential against _pickle, every protocol."""
+import abc
+import dataclasses
+import io
+import pickle
+
+import _pickle
+import pytest
+
+import pickler
+
+PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
+
+
+def both(obj, proto):
+    """Pickle with _pickle first (observing an object can change its pickle),
+    then with pickler, to bytes and through a file; return both outcomes."""
+    def run(mod):
+        try:
+            data = mod.dumps(obj, proto)
+        except Exception as exc:  # the type is compared
+            return type(exc)
+        f = io.BytesIO()
+        mod.Pickler(f, proto).dump(obj)
+        assert f.getvalue() == data
+        return data
+    return run(_pickle), run(pickler)
+
+
+def check(obj):
+    for proto in PROTOCOLS:
+        expected, got = both(obj, proto)
+        assert got == expected, (proto, expected, got)
+
+
+class Plain:
+    pass
+
+
+class WithInit:
+    def __init__(self, a=1, b="x"):
+        self.a = a
+        self.b = b
+
+
+class Child(WithInit):
+    def __init__(self):
+        super().__init__(2, "y")
+        self.c = [1, 2]
+
+
+class Meta(abc.ABC):
+    @abc.abstractmethod
+    def f(self): ...
+
+
+class Concrete(Meta):
+    def f(self):
+        return 1
+
+
+class WithSlotsBase:
+    __slots__ = ("s",)
+
+
+class SlotsChild(WithSlotsBase):
+    def __init__(self):
+        self.s = 1
+        self.d = 2
+
+
+class WithGetstate(WithInit):
+    def __getstate__(self):
+        return {"only": self.a}
+
+
+class WithReduce(WithInit):
+    def __reduce__(self):
+        return (WithInit, (self.a, self.b))
+
+
+class WithReduceEx(WithInit):
+    def __reduce_ex__(self, proto):
+        return (WithInit, (proto, self.b))
+
+
+class WithNewargs(WithInit):
+    def __getnewargs__(self):
+        return (self.a,)
+
+    def __new__(cls, *args):
+        return super().__new__(cls)
+
+
+class WithNewargsEx(WithInit):
+    def __getnewargs_ex__(self):
+        return (self.a,), {}
+
+    def __new__(cls, *args, **kwargs):
+        return super().__new__(cls)
+
+
+class ClassProperty(WithInit):
+    @property
+    def __class__(self):
+        return WithInit
+
+
+class ListChild(list):
+    pass
+
+
+class DictChild(dict):
+    pass
+
+
+class ExcChild(Exception):
+    pass
+
+
+class IntChild(int):
+    pass
+
+
+@dataclasses.dataclass
+class DC:
+    x: int
+    y: str = "y"
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenDC:
+    x: int
+
+
+@pytest.mark.parametrize("factory", [
+    Plain, WithInit, Child, Concrete, SlotsChild, WithGetstate, WithReduce,
+    WithReduceEx, lambda: WithNewargs(3), lambda: WithNewargsEx(4),
+    ClassProperty, lambda: ListChild([1, 2]), lambda: DictChild(a=1),
+    lambda: ExcChild("e"), lambda: IntChild(5), lambda: DC(1),
+    lambda: FrozenDC(2),
+], ids=lambda f: getattr(f, "__name__", "lambda"))
+def test_instance_kinds(factory):
+    check(factory())
+    check([factory(), factory()])
+
+
+def test_empty_and_shared_dict():
+    a = Plain()
+    check(a)
+    b = WithInit()
+    check([b, b.__dict__, b])          # the state dict memoized and reused
+    c = WithInit()
+    check([c.__dict__, c])             # the dict pickled before its owner
+
+
+def test_self_reference():
+    a = WithInit()
+    a.me = a
+    a.lst = [a]
+    check(a)
+    b = WithInit()
+    b.d = {"b": b, "t": (b,)}
+    check([b, (b, b)])
+
+
+def test_instance_attribute_named_like_a_hook():
+    for name in ("__reduce_ex__", "__reduce__", "__getstate__"):
+        a = WithInit()
+        setattr(a, name, lambda *args: (WithInit, ()))
+        for proto in PROTOCOLS:
+            expected, got = both(a, proto)
+            assert got == expected
+
+
+def test_class_changed_after_pickling():
+    class Late:
+        def __init__(self):
+            self.v = 1
+    Late.__qualname__ = "Late"
+    globals()["Late"] = Late
+    try:
+        check(Late())
+        Late.__reduce__ = lambda self: (WithInit, (9,))
+        check(Late())
+        del Late.__reduce__
+        check(Late())
+        # A change to a base class counts too.
+        WithInit.__getstate__ = lambda self: {"changed": True}
+        try:
+            check(Child())
+        finally:
+            del WithInit.__getstate__
+        check(Child())
+    finally:
+        del globals()["Late"]
+
+
+def test_dispatch_table_and_reducer_override_still_first():
+    class P(pickler.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, WithInit):
+                return (Plain, ())
+            return NotImplemented
+
+    class CP(_pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, WithInit):
+                return (Plain, ())
+            return NotImplemented
+
+    for proto in PROTOCOLS:
+        f, g = io.BytesIO(), io.BytesIO()
+        P(f, proto).dump([WithInit(), Plain()])
+        CP(g, proto).dump([WithInit(), Plain()])
+        assert f.getvalue() == g.getvalue()
+        f, g = io.BytesIO(), io.BytesIO()
+        p, q = pickler.Pickler(f, proto), _pickle.Pickler(g, proto)
+        p.dispatch_table = q.dispatch_table = {Plain: lambda o: (WithInit, ())}
+        p.dump([Plain(), WithInit()])
+        q.dump([Plain(), WithInit()])
+        assert f.getvalue() == g.getvalue()
+
+
+def test_roundtrip():
+    obj = [Child(), DC(3), Plain()]
+    for proto in PROTOCOLS:
+        back = pickle.loads(pickler.dumps(obj, proto))
+        assert back[0].__dict__ == obj[0].__dict__
+        assert back[1] == obj[1]
+        assert type(back[2]) is Plain
+
+
+class LoopingGetattr(WithInit):
+    def __getattr__(self, key):
+        return self.missing
+
+
+class LoggingGetattribute(WithInit):
+    seen = []
+
+    def __getattribute__(self, name):
+        LoggingGetattribute.seen.append(name)
+        return super().__getattribute__(name)
+
+
+def test_custom_attribute_lookup():
+    # A __getattr__ that recurses forever: whatever _pickle raises (3.10
+    # looks __getstate__ up on the instance), pickler raises too.
+    for proto in PROTOCOLS:
+        expected, got = both(LoopingGetattr(), proto)
+        assert got == expected
+    check(LoggingGetattribute())
+    for proto in PROTOCOLS:
+        LoggingGetattribute.seen.clear()
+        _pickle.dumps(LoggingGetattribute(), proto)
+        c_seen = list(LoggingGetattribute.seen)
+        LoggingGetattribute.seen.clear()
+        pickler.dumps(LoggingGetattribute(), proto)
+        assert LoggingGetattribute.seen == c_seen
