@@ -1,5 +1,6 @@
 # cython: language_level=3
 """Declarations of the compiled Pickler (see _pickler.pyx)."""
+cimport cython
 from cpython.object cimport PyObject
 
 from ._framer cimport Framer
@@ -39,44 +40,81 @@ cdef class Pickler:
     cdef bint use_reducer_override      # hook_reducer_override is set for this dump()
     cdef bint use_dispatch_table        # hook_dispatch_table replaces copyreg's table
 
+    @cython.final
     cdef int setup(self, object file, object protocol, object fix_imports,
                    object buffer_callback, bint to_file) except -1
+    @cython.final
     cdef int resolve_hooks(self) except -1
+    @cython.final
     cdef void clear_hooks(self) noexcept
+    @cython.final
     cdef int run_dump(self, object obj, bint count_call) except -1
+    @cython.final
     cdef void release_memo(self) noexcept
 
+    @cython.final
     cdef int save(self, object obj, bint pers_save) except -1
+    @cython.final
     cdef int save_nonatomic(self, object obj, type t) except -1
+    @cython.final
     cdef int save_pers(self, object obj) except -1
+    @cython.final
     cdef int memoize(self, object obj) except -1
+    @cython.final
     cdef int memo_get(self, Py_ssize_t idx) except -1
+    @cython.final
     cdef int save_bool(self, object obj) except -1
+    @cython.final
     cdef int save_long(self, object obj) except -1
+    @cython.final
     cdef int save_float(self, object obj) except -1
+    @cython.final
     cdef int save_bytes(self, object obj) except -1
+    @cython.final
     cdef int save_bytes_data(self, object obj, const char *data, Py_ssize_t size) except -1
+    @cython.final
     cdef int save_bytearray(self, object obj) except -1
+    @cython.final
     cdef int save_bytearray_data(self, object obj, const char *data, Py_ssize_t size) except -1
+    @cython.final
     cdef int save_picklebuffer(self, object obj) except -1
+    @cython.final
     cdef int save_str(self, object obj) except -1
+    @cython.final
     cdef int save_tuple(self, tuple obj) except -1
+    @cython.final
     cdef int save_list(self, list obj) except -1
+    @cython.final
     cdef int batch_list_exact(self, list obj) except -1
+    @cython.final
     cdef int batch_appends(self, object items) except -1
+    @cython.final
     cdef int save_dict(self, dict obj) except -1
+    @cython.final
     cdef int batch_dict_exact(self, dict obj) except -1
+    @cython.final
     cdef int batch_setitems(self, object items) except -1
+    @cython.final
     cdef int save_set(self, object obj) except -1
+    @cython.final
     cdef int save_frozenset(self, object obj) except -1
+    @cython.final
     cdef int save_type(self, object obj) except -1
+    @cython.final
     cdef int save_global(self, object obj, object name) except -1
+    @cython.final
     cdef int write_global_opcode(self, object module_name, object name) except -1
+    @cython.final
     cdef int save_other(self, object obj, type t) except -1
-    cdef int save_plain_instance(self, object obj, type t) except -1
+    @cython.final
+    cdef int save_plain_instance(self, object obj, type t, list slotnames) except -1
+    @cython.final
     cdef int save_reduce_value(self, object obj, object rv) except -1
+    @cython.final
     cdef int save_reduce(self, tuple rv, object obj) except -1
+    @cython.final
     cdef int fast_save_enter(self, object obj) except -1
+    @cython.final
     cdef int fast_save_leave(self, object obj) except -1
 
 

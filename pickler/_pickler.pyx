@@ -27,9 +27,8 @@ import _compat_pickle
 from types import FunctionType
 from pickle import PickleBuffer, PicklingError, DEFAULT_PROTOCOL
 
+cimport cython
 from cpython.object cimport PyObject, PyTypeObject
-from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
-                             PyBuffer_IsContiguous, PyBUF_FULL_RO)
 from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_AsLong
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
@@ -55,6 +54,8 @@ cdef extern from "Python.h":
     Py_ssize_t PyByteArray_GET_SIZE(object)
     bint PyType_IsSubtype(PyTypeObject *, PyTypeObject *)
     bint PyIter_Check(object)
+    const Py_buffer *PyPickleBuffer_GetBuffer(object) except NULL
+    bint PyBuffer_IsContiguous(const Py_buffer *, char)
     PyObject *_PyType_Lookup(PyTypeObject *, object)
     PyObject *PyObject_GenericGetDict(object, void *) except NULL
     PyObject *PyDict_GetItem(object, object)
@@ -67,6 +68,14 @@ cdef extern from "Python.h":
     void PyMem_Free(void *)
     int Py_DTSF_ADD_DOT_0
     double PyFloat_AS_DOUBLE(object)
+
+cdef extern from *:
+    """
+    static inline Py_ssize_t pickler_type_weaklistoffset(PyTypeObject *t) {
+        return t->tp_weaklistoffset;
+    }
+    """
+    Py_ssize_t type_weaklistoffset "pickler_type_weaklistoffset" (PyTypeObject *t)
 
 # ---------------------------------------------------------------------------
 # Python objects used at run time, cached in C variables.
@@ -273,6 +282,7 @@ is None or smaller than 5.
                 self.has_dispatch_table = True
         self.initialized = True
 
+    @cython.final
     cdef int setup(self, object file, object protocol, object fix_imports,
                    object buffer_callback, bint to_file) except -1:
         """Protocol, output stream and buffer callback, checked in _pickle's order."""
@@ -387,6 +397,7 @@ is None or smaller than 5.
 
     # -- dump ---------------------------------------------------------------
 
+    @cython.final
     cdef int resolve_hooks(self) except -1:
         cdef type cls = type(self)
         self.hook_persistent_id = self.pers_func_attr
@@ -410,6 +421,7 @@ is None or smaller than 5.
         self.use_dispatch_table = self.has_dispatch_table
         return 0
 
+    @cython.final
     cdef void clear_hooks(self) noexcept:
         self.hook_persistent_id = None
         self.hook_reducer_override = None
@@ -418,6 +430,7 @@ is None or smaller than 5.
         self.use_reducer_override = False
         self.use_dispatch_table = False
 
+    @cython.final
     cdef void release_memo(self) noexcept:
         """Empty the memo; replace a large table rather than keep it around."""
         if self.memo_table.mask >= 1024:
@@ -425,6 +438,7 @@ is None or smaller than 5.
         else:
             self.memo_table.clear()
 
+    @cython.final
     cdef int run_dump(self, object obj, bint count_call) except -1:
         """Pickle `obj` into the buffer (the body shared by dump() and dumps())."""
         cdef Framer framer = self.framer
@@ -462,6 +476,7 @@ is None or smaller than 5.
 
     # -- the save path ------------------------------------------------------
 
+    @cython.final
     cdef int save(self, object obj, bint pers_save) except -1:
         cdef Framer framer = self.framer
         cdef type t
@@ -495,6 +510,7 @@ is None or smaller than 5.
             Py_LeaveRecursiveCall()
         return 0
 
+    @cython.final
     cdef int save_nonatomic(self, object obj, type t) except -1:
         if t is dict:
             return self.save_dict(obj)
@@ -512,6 +528,7 @@ is None or smaller than 5.
             return self.save_picklebuffer(obj)
         return self.save_other(obj, t)
 
+    @cython.final
     cdef int save_pers(self, object obj) except -1:
         """Returns 1 when persistent_id gave an ID (and it was written), else 0."""
         cdef Framer framer = self.framer
@@ -533,6 +550,7 @@ is None or smaller than 5.
             buf_write_byte(framer, NEWLINE)
         return 1
 
+    @cython.final
     cdef int memoize(self, object obj) except -1:
         """Give `obj` the next memo index and write the opcode that stores it."""
         cdef Framer framer = self.framer
@@ -558,6 +576,7 @@ is None or smaller than 5.
             raise _PicklingError("memo id too large for LONG_BINPUT")
         return 0
 
+    @cython.final
     cdef int memo_get(self, Py_ssize_t idx) except -1:
         cdef Framer framer = self.framer
         cdef char *p
@@ -575,6 +594,7 @@ is None or smaller than 5.
             raise _PicklingError("memo id too large for LONG_BINGET")
         return 0
 
+    @cython.final
     cdef int save_bool(self, object obj) except -1:
         if self.proto >= 2:
             return buf_write_byte(self.framer, <char>(NEWTRUE if obj is True else NEWFALSE))
@@ -582,6 +602,7 @@ is None or smaller than 5.
             return buf_write(self.framer, b"I01\n", 4)
         return buf_write(self.framer, b"I00\n", 4)
 
+    @cython.final
     cdef int save_long(self, object obj) except -1:
         cdef Framer framer = self.framer
         cdef int overflow = 0
@@ -634,6 +655,7 @@ is None or smaller than 5.
         buf_write(framer, PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
         return buf_write(framer, b"L\n", 2)
 
+    @cython.final
     cdef int save_float(self, object obj) except -1:
         cdef Framer framer = self.framer
         cdef double x = PyFloat_AS_DOUBLE(obj)
@@ -658,6 +680,7 @@ is None or smaller than 5.
             PyMem_Free(text)
         return 0
 
+    @cython.final
     cdef int save_bytes(self, object obj) except -1:
         if self.proto < 3:
             # No bytes opcode before protocol 3: reduce to something that
@@ -668,6 +691,7 @@ is None or smaller than 5.
             return self.save_reduce((_codecs_encode, (text, "latin1")), obj)
         return self.save_bytes_data(obj, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj))
 
+    @cython.final
     cdef int save_bytes_data(self, object obj, const char *data, Py_ssize_t size) except -1:
         cdef char header[9]
         cdef Py_ssize_t header_size
@@ -689,6 +713,7 @@ is None or smaller than 5.
         self.framer.write_large(header, header_size, data, size, obj)
         return self.memoize(obj)
 
+    @cython.final
     cdef int save_bytearray(self, object obj) except -1:
         if self.proto < 5:
             if PyByteArray_GET_SIZE(obj) == 0:
@@ -697,6 +722,7 @@ is None or smaller than 5.
         return self.save_bytearray_data(obj, PyByteArray_AS_STRING(obj),
                                         PyByteArray_GET_SIZE(obj))
 
+    @cython.final
     cdef int save_bytearray_data(self, object obj, const char *data, Py_ssize_t size) except -1:
         cdef char header[9]
         header[0] = <char>BYTEARRAY8
@@ -704,31 +730,34 @@ is None or smaller than 5.
         self.framer.write_large(header, 9, data, size, obj)
         return self.memoize(obj)
 
+    @cython.final
     cdef int save_picklebuffer(self, object obj) except -1:
-        cdef Py_buffer view
+        cdef const Py_buffer *view
         cdef bint in_band = True
         if self.proto < 5:
             raise _PicklingError(PICKLEBUFFER_PROTO_MSG)
-        # Our own export of the underlying buffer: it pins the exporter's
-        # memory for as long as we read it, whatever the callback does.
-        PyObject_GetBuffer(obj, &view, PyBUF_FULL_RO)
-        try:
-            if view.suboffsets != NULL or not PyBuffer_IsContiguous(&view, b'A'):
-                raise _PicklingError("PickleBuffer can not be pickled when "
-                                     "pointing to a non-contiguous buffer")
-            if self.buffer_callback is not None:
-                in_band = bool(self.buffer_callback(obj))
-            if in_band:
-                if view.readonly:
-                    return self.save_bytes_data(obj, <const char *>view.buf, view.len)
-                return self.save_bytearray_data(obj, <const char *>view.buf, view.len)
-            buf_write_byte(self.framer, NEXT_BUFFER)
+        view = PyPickleBuffer_GetBuffer(obj)
+        if view.suboffsets != NULL or not PyBuffer_IsContiguous(view, b'A'):
+            raise _PicklingError("PickleBuffer can not be pickled when "
+                                 "pointing to a non-contiguous buffer")
+        if self.buffer_callback is not None:
+            in_band = bool(self.buffer_callback(obj))
+            # The callback (or the truth test of its result) may have
+            # released the PickleBuffer: fetch the view again, which raises
+            # ValueError for a released one.  From here on no Python code
+            # runs before the data is copied (or the object itself is passed
+            # to file.write()).
+            view = PyPickleBuffer_GetBuffer(obj)
+        if in_band:
             if view.readonly:
-                buf_write_byte(self.framer, READONLY_BUFFER)
-        finally:
-            PyBuffer_Release(&view)
+                return self.save_bytes_data(obj, <const char *>view.buf, view.len)
+            return self.save_bytearray_data(obj, <const char *>view.buf, view.len)
+        buf_write_byte(self.framer, NEXT_BUFFER)
+        if view.readonly:
+            buf_write_byte(self.framer, READONLY_BUFFER)
         return 0
 
+    @cython.final
     cdef int save_str(self, object obj) except -1:
         cdef char header[9]
         cdef Py_ssize_t header_size
@@ -766,6 +795,7 @@ is None or smaller than 5.
             buf_write_byte(self.framer, NEWLINE)
         return self.memoize(obj)
 
+    @cython.final
     cdef int save_tuple(self, tuple obj) except -1:
         cdef Framer framer = self.framer
         cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
@@ -800,6 +830,7 @@ is None or smaller than 5.
         buf_write_byte(framer, TUPLE)
         return self.memoize(obj)
 
+    @cython.final
     cdef int save_list(self, list obj) except -1:
         if self.fast:
             self.fast_save_enter(obj)
@@ -821,6 +852,7 @@ is None or smaller than 5.
             self.fast_save_leave(obj)
         return 0
 
+    @cython.final
     cdef int batch_list_exact(self, list obj) except -1:
         cdef Framer framer = self.framer
         cdef Py_ssize_t total = 0
@@ -846,6 +878,7 @@ is None or smaller than 5.
                 break
         return 0
 
+    @cython.final
     cdef int batch_appends(self, object items) except -1:
         """APPEND/APPENDS for the items of an iterator (list subclasses,
         reduce listitems, protocol 0)."""
@@ -887,6 +920,7 @@ is None or smaller than 5.
             if n != BATCHSIZE:
                 return 0
 
+    @cython.final
     cdef int save_dict(self, dict obj) except -1:
         if self.fast:
             self.fast_save_enter(obj)
@@ -908,6 +942,7 @@ is None or smaller than 5.
             self.fast_save_leave(obj)
         return 0
 
+    @cython.final
     cdef int batch_dict_exact(self, dict obj) except -1:
         cdef Framer framer = self.framer
         cdef Py_ssize_t size = len(obj)
@@ -941,6 +976,7 @@ is None or smaller than 5.
             if i != BATCHSIZE:
                 return 0
 
+    @cython.final
     cdef int batch_setitems(self, object items) except -1:
         """SETITEM/SETITEMS for an iterator of (key, value) pairs (dict
         subclasses, reduce dictitems, protocol 0)."""
@@ -992,6 +1028,7 @@ is None or smaller than 5.
             if n != BATCHSIZE:
                 return 0
 
+    @cython.final
     cdef int save_set(self, object obj) except -1:
         cdef Framer framer = self.framer
         cdef Py_ssize_t size
@@ -1025,6 +1062,7 @@ is None or smaller than 5.
             if i != BATCHSIZE:
                 return 0
 
+    @cython.final
     cdef int save_frozenset(self, object obj) except -1:
         cdef Framer framer = self.framer
         cdef Py_ssize_t idx
@@ -1043,6 +1081,7 @@ is None or smaller than 5.
         buf_write_byte(framer, FROZENSET)
         return self.memoize(obj)
 
+    @cython.final
     cdef int fast_save_enter(self, object obj) except -1:
         self.fast_nesting += 1
         if self.fast_nesting >= FAST_NESTING_LIMIT:
@@ -1057,6 +1096,7 @@ is None or smaller than 5.
             self.fast_memo[key] = None
         return 0
 
+    @cython.final
     cdef int fast_save_leave(self, object obj) except -1:
         cdef int nesting = self.fast_nesting
         self.fast_nesting -= 1
@@ -1066,6 +1106,7 @@ is None or smaller than 5.
 
     # -- objects pickled by reference or by reduction ------------------------
 
+    @cython.final
     cdef int save_other(self, object obj, type t) except -1:
         cdef object reduce_func = None
         cdef object rv
@@ -1088,8 +1129,8 @@ is None or smaller than 5.
             rv = reduce_func(obj)
         elif PyType_IsSubtype(<PyTypeObject *>t, <PyTypeObject *>type):
             return self.save_global(obj, None)
-        elif self.proto >= 2 and is_plain_instance(t, obj):
-            return self.save_plain_instance(obj, t)
+        elif self.proto >= 2 and (slotnames := plain_instance_slotnames(t, obj)) is not None:
+            return self.save_plain_instance(obj, t, slotnames)
         else:
             try:
                 reduce_func = obj.__reduce_ex__
@@ -1104,12 +1145,20 @@ is None or smaller than 5.
                 rv = reduce_func(self.proto)
         return self.save_reduce_value(obj, rv)
 
-    cdef int save_plain_instance(self, object obj, type t) except -1:
+    @cython.final
+    cdef int save_plain_instance(self, object obj, type t, list slotnames) except -1:
         """What save_reduce writes for `object.__reduce_ex__(proto >= 2)` of
         an instance of a plain class, without building the reduce tuple:
-        cls () NEWOBJ, memoize, then the __dict__ (if not empty) and BUILD."""
+        cls () NEWOBJ, memoize, then the state (if any) and BUILD.  The state
+        is computed as object's default __getstate__ does: the instance
+        __dict__ (None if empty or absent), paired with a dict of the set
+        __slots__ values when the class has slots."""
         cdef Framer framer = self.framer
         cdef Py_ssize_t idx
+        cdef PyTypeObject *tp = <PyTypeObject *>t
+        cdef object state = None
+        cdef dict slots
+        cdef Py_ssize_t i, n
         self.save(t, False)
         self.save((), False)
         buf_write_byte(framer, NEWOBJ)
@@ -1120,12 +1169,32 @@ is None or smaller than 5.
             buf_write_byte(framer, POP)
             return self.memo_get(idx)
         self.memoize(obj)
-        state = obj.__dict__
-        if PyDict_GET_SIZE(state):
+        if tp.tp_dictoffset != 0:
+            state = <object>PyObject_GenericGetDict(obj, NULL)
+            Py_DECREF(state)
+            if not PyDict_GET_SIZE(state):
+                state = None
+        if slotnames:
+            slots = {}
+            n = len(slotnames)
+            for i in range(n):
+                name = slotnames[i]
+                try:
+                    value = getattr(obj, name)
+                except AttributeError:
+                    continue
+                slots[name] = value
+                # The list lives on the class: a getattr may have changed it.
+                if len(slotnames) != n:
+                    raise RuntimeError("__slotsname__ changed size during iteration")
+            if slots:
+                state = (state, slots)
+        if state is not None:
             self.save(state, False)
             buf_write_byte(framer, BUILD)
         return 0
 
+    @cython.final
     cdef int save_reduce_value(self, object obj, object rv) except -1:
         if isinstance(rv, str):
             return self.save_global(obj, rv)
@@ -1133,6 +1202,7 @@ is None or smaller than 5.
             raise _PicklingError("__reduce__ must return a string or tuple")
         return self.save_reduce(rv, obj)
 
+    @cython.final
     cdef int save_type(self, object obj) except -1:
         if obj is _NoneType:
             return self.save_reduce((type, (None,)), obj)
@@ -1142,6 +1212,7 @@ is None or smaller than 5.
             return self.save_reduce((type, (NotImplemented,)), obj)
         return self.save_global(obj, None)
 
+    @cython.final
     cdef int save_reduce(self, tuple rv, object obj) except -1:
         """Write the reduce value `rv` of `obj` (obj None: do not memoize)."""
         cdef Framer framer = self.framer
@@ -1265,6 +1336,7 @@ is None or smaller than 5.
                 buf_write_byte(framer, POP)
         return 0
 
+    @cython.final
     cdef int save_global(self, object obj, object name) except -1:
         cdef Framer framer = self.framer
         cdef char *p
@@ -1345,6 +1417,7 @@ is None or smaller than 5.
             self.write_global_opcode(module_name, name)
         return self.memoize(obj)
 
+    @cython.final
     cdef int write_global_opcode(self, object module_name, object name) except -1:
         """GLOBAL module\\nname\\n, with Python 2 names below protocol 3."""
         cdef Framer framer = self.framer
@@ -1420,6 +1493,10 @@ cdef str _S_CLASS = "__class__"
 cdef str _S_GETNEWARGS = "__getnewargs__"
 cdef str _S_GETNEWARGS_EX = "__getnewargs_ex__"
 cdef str _S_SLOTS = "__slots__"
+cdef str _S_SLOTNAMES = "__slotnames__"
+cdef object _copyreg_slotnames = copyreg._slotnames
+# Py_TPFLAGS_MANAGED_DICT (3.11+): the dict pointer lives outside tp_basicsize.
+cdef unsigned long PY_TPFLAGS_MANAGED_DICT = (1 << 4) if sys.version_info >= (3, 11) else 0
 cdef str _S_GETATTRIBUTE = "__getattribute__"
 cdef str _S_GETATTR = "__getattr__"
 cdef object _object_getattribute = _object_dict["__getattribute__"]
@@ -1432,23 +1509,28 @@ cdef inline bint type_attr_is(type t, str name, object expected):
     return found == <PyObject *>expected
 
 
-cdef bint is_plain_instance(type t, object obj) except -1:
-    """True when `obj.__reduce_ex__(proto)` (proto >= 2) would be object's
-    default reduction giving (copyreg.__newobj__, (t,), obj.__dict__ or None,
-    None, None), with nothing on the class or the instance that could change
-    it: no __reduce_ex__, __reduce__, __getstate__, __getnewargs__,
+cdef list plain_instance_slotnames(type t, object obj):
+    """For an instance whose `__reduce_ex__(proto)` (proto >= 2) would be
+    object's default reduction, (copyreg.__newobj__, (t,), default state,
+    None, None), the slot names that default state is built from; None for
+    any other object.
+
+    Plain means nothing on the class or the instance could change that
+    reduction: no __reduce_ex__, __reduce__, __getstate__, __getnewargs__,
     __getnewargs_ex__, __class__ or __getattribute__ other than object's, no
-    __getattr__, no __slots__, no
-    built-in base but object, no list/dict base (whose items are added).
-    Checked on every call, through the interpreter's method cache: nothing is
-    cached here that a later change of the class could make stale."""
+    __getattr__, no base but Python classes and object (so no list/dict base
+    whose items are added, no C base with storage of its own), and a layout
+    that object's __getstate__ accepts.  Checked on every call, through the
+    interpreter's method cache: nothing is cached here that a later change
+    of the class could make stale."""
     cdef PyTypeObject *tp = <PyTypeObject *>t
     cdef tuple mro
-    cdef Py_ssize_t i, n
+    cdef Py_ssize_t i, n, expected_size
     cdef object base
-    cdef PyObject *dictptr
+    cdef bint has_slots = False
+    cdef PyObject *cached
     if not (tp.tp_flags & Py_TPFLAGS_HEAPTYPE) or tp.tp_itemsize != 0 or tp.tp_new == NULL:
-        return False
+        return None
     if not (type_attr_is(t, _S_REDUCE_EX, _object_reduce_ex)
             and type_attr_is(t, _S_REDUCE, _object_reduce)
             and type_attr_is(t, _S_GETSTATE, _object_getstate)
@@ -1460,28 +1542,55 @@ cdef bint is_plain_instance(type t, object obj) except -1:
             # __getstate__ on the instance, which can reach these.
             and type_attr_is(t, _S_GETATTRIBUTE, _object_getattribute)
             and type_attr_is(t, _S_GETATTR, None)):
-        return False
+        return None
     mro = t.__mro__
     n = PyTuple_GET_SIZE(mro)
     for i in range(n - 1):
         base = <object>PyTuple_GET_ITEM(mro, i)
         if not ((<PyTypeObject *>base).tp_flags & Py_TPFLAGS_HEAPTYPE):
-            return False
+            return None
         if PyDict_GetItem(<object>(<PyTypeObject *>base).tp_dict, _S_SLOTS) != NULL:
-            return False
+            has_slots = True
     if <object>PyTuple_GET_ITEM(mro, n - 1) is not object:
-        return False
+        return None
     # The instance's own attributes take precedence over the class's
     # non-data descriptors: an instance attribute named like a hook counts.
-    dictptr = <PyObject *>PyObject_GenericGetDict(obj, NULL)
-    inst_dict = <object>dictptr
-    Py_DECREF(inst_dict)
-    if PyDict_GET_SIZE(inst_dict) and (
-            PyDict_GetItem(inst_dict, _S_REDUCE_EX) != NULL
-            or PyDict_GetItem(inst_dict, _S_REDUCE) != NULL
-            or PyDict_GetItem(inst_dict, _S_GETSTATE) != NULL):
-        return False
-    return True
+    if tp.tp_dictoffset != 0:
+        inst_dict = <object>PyObject_GenericGetDict(obj, NULL)
+        Py_DECREF(inst_dict)
+        if PyDict_GET_SIZE(inst_dict) and (
+                PyDict_GetItem(inst_dict, _S_REDUCE_EX) != NULL
+                or PyDict_GetItem(inst_dict, _S_REDUCE) != NULL
+                or PyDict_GetItem(inst_dict, _S_GETSTATE) != NULL):
+            return None
+    # Slot names as object's __getstate__ gets them: the __slotnames__
+    # cached in the class's own dict, else copyreg._slotnames(), which
+    # computes them from __slots__ (and caches them).
+    cached = PyDict_GetItem(<object>tp.tp_dict, _S_SLOTNAMES)
+    if cached != NULL:
+        names = <object>cached
+    elif has_slots:
+        names = _copyreg_slotnames(t)
+    else:
+        names = _NO_SLOTNAMES
+    if names is None:
+        names = _NO_SLOTNAMES
+    elif type(names) is not list:
+        return None
+    # object's __getstate__ refuses objects bigger than their dict, weakref
+    # and slots account for (C storage, or slot names not all listed): leave
+    # those to it, so that it raises.
+    expected_size = (<PyTypeObject *>object).tp_basicsize + sizeof(void *) * len(<list>names)
+    if tp.tp_dictoffset != 0 and not (tp.tp_flags & PY_TPFLAGS_MANAGED_DICT):
+        expected_size += sizeof(void *)
+    if type_weaklistoffset(tp) > 0:
+        expected_size += sizeof(void *)
+    if tp.tp_basicsize > expected_size:
+        return None
+    return names
+
+
+cdef list _NO_SLOTNAMES = []
 
 
 def _default_persistent_id(self, obj):

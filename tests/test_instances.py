@@ -260,3 +260,59 @@ def test_custom_attribute_lookup():
         LoggingGetattribute.seen.clear()
         pickler.dumps(LoggingGetattribute(), proto)
         assert LoggingGetattribute.seen == c_seen
+
+
+class OnlySlots:
+    __slots__ = ("a", "b", "__c")
+
+    def __init__(self, a=1):
+        self.a = a
+        self.__c = "private"
+
+
+class SlotsAndDict:
+    __slots__ = ("x", "__dict__", "__weakref__")
+
+
+class DeepSlots(OnlySlots):
+    __slots__ = ("d",)
+
+
+class SlotsThenPlain(OnlySlots):
+    pass
+
+
+def test_slots():
+    a = OnlySlots()
+    check(a)
+    check(OnlySlots(None))
+    empty = OnlySlots.__new__(OnlySlots)        # no slot set at all
+    check(empty)
+    b = SlotsAndDict()
+    check(b)
+    b.x = [1]
+    check(b)
+    b.extra = "in dict"
+    check(b)
+    c = DeepSlots(3)
+    c.d = {"k": c}
+    check(c)
+    d = SlotsThenPlain(4)
+    d.more = 5
+    check([d, d])
+
+
+def test_slotnames_cache_is_honoured():
+    class Cached:
+        __slots__ = ("p", "q")
+    Cached.__qualname__ = "Cached"
+    globals()["Cached"] = Cached
+    try:
+        o = Cached()
+        o.p, o.q = 1, 2
+        check(o)
+        # copyreg caches the names on the class; a changed cache is used.
+        Cached.__slotnames__ = ["q"]
+        check(o)
+    finally:
+        del globals()["Cached"]
