@@ -1,6 +1,8 @@
 # cython: language_level=3
 """Declarations of the framer: protocol 4+ frames over the write buffer."""
-from ._buffer cimport WriteBuffer
+from libc.string cimport memcpy
+
+from ._buffer cimport WriteBuffer, buf_reserve
 
 
 cdef enum:
@@ -40,4 +42,18 @@ cdef inline int opcode_boundary(Framer framer) except -1:
     """Between two objects: commit (and flush to the file) a full frame."""
     if framer.length >= framer.boundary:
         return framer.frame_full()
+    return 0
+
+
+cdef inline int write_payload(Framer framer, const char *header, Py_ssize_t header_size,
+                              const char *data, Py_ssize_t data_size,
+                              object payload) except -1:
+    """An opcode header and its payload: small ones straight into the
+    frame, large ones through Framer.write_large (outside any frame)."""
+    cdef char *p
+    if data_size >= FRAME_SIZE_TARGET:
+        return framer.write_large(header, header_size, data, data_size, payload)
+    p = buf_reserve(framer, header_size + data_size)
+    memcpy(p, header, <size_t>header_size)
+    memcpy(p + header_size, data, <size_t>data_size)
     return 0

@@ -38,7 +38,7 @@ from libc.string cimport memcpy, strlen
 
 from ._opcodes cimport *
 from ._buffer cimport buf_reserve, buf_write, buf_write_byte
-from ._framer cimport Framer, opcode_boundary
+from ._framer cimport Framer, opcode_boundary, write_payload
 from ._memo cimport MemoTable, memo_lookup
 
 cdef extern from "Python.h":
@@ -710,7 +710,7 @@ is None or smaller than 5.
         else:
             raise OverflowError("serializing a bytes object larger than 4 GiB "
                                 "requires pickle protocol 4 or higher")
-        self.framer.write_large(header, header_size, data, size, obj)
+        write_payload(self.framer, header, header_size, data, size, obj)
         return self.memoize(obj)
 
     @cython.final
@@ -727,7 +727,7 @@ is None or smaller than 5.
         cdef char header[9]
         header[0] = <char>BYTEARRAY8
         write_u64_le(header + 1, <unsigned long long>size)
-        self.framer.write_large(header, 9, data, size, obj)
+        write_payload(self.framer, header, 9, data, size, obj)
         return self.memoize(obj)
 
     @cython.final
@@ -787,7 +787,7 @@ is None or smaller than 5.
             else:
                 raise OverflowError("serializing a string larger than 4 GiB "
                                     "requires pickle protocol 4 or higher")
-            self.framer.write_large(header, header_size, data, size, encoded)
+            write_payload(self.framer, header, header_size, data, size, encoded)
         else:
             encoded = raw_unicode_escape(obj)
             buf_write_byte(self.framer, UNICODE)
