@@ -29,7 +29,7 @@ cdef class Framer(WriteBuffer):
     cdef int start_framing(self) except -1
     cdef int end_framing(self) except -1
     cdef int open_frame(self) except -1
-    cdef int commit_frame(self) except -1
+    cdef int _commit_frame(self) except -1
     cdef int frame_full(self) except -1
     cdef int flush_to_file(self) except -1
     cdef int write_large(self, const char *header, Py_ssize_t header_size,

@@ -50,7 +50,7 @@ cdef class Framer(WriteBuffer):
         self.boundary = self.frame_start + FRAME_HEADER_SIZE + FRAME_SIZE_TARGET
         return 0
 
-    cdef int commit_frame(self) except -1:
+    cdef int _commit_frame(self) except -1:
         cdef Py_ssize_t payload
         cdef char *header
         if self.frame_start < 0:
@@ -67,12 +67,30 @@ cdef class Framer(WriteBuffer):
         self.boundary = PY_SSIZE_T_MAX
         return 0
 
+    def commit_frame(self, force=False):
+        """Commit the current frame if it is full (or `force` is true) and,
+        when pickling to a file, write out everything buffered so far.
+
+        For Pickler subclasses that write to the file themselves between
+        two objects (as pickle._Pickler's framer.commit_frame allows).
+        """
+        if self.framing and self.frame_start >= 0:
+            if force or self.length - self.frame_start - FRAME_HEADER_SIZE >= FRAME_SIZE_TARGET:
+                self._commit_frame()
+                if self.file_write is not None:
+                    self.flush_to_file()
+                    self.allocate(self.flush_capacity)
+                self.open_frame()
+        elif force and self.file_write is not None and self.length:
+            self.flush_to_file()
+            self.allocate(self.flush_capacity)
+
     cdef int start_framing(self) except -1:
         self.framing = True
         return self.open_frame()
 
     cdef int end_framing(self) except -1:
-        self.commit_frame()
+        self._commit_frame()
         self.framing = False
         return 0
 
@@ -84,7 +102,7 @@ cdef class Framer(WriteBuffer):
         self.length = 0
 
     cdef int frame_full(self) except -1:
-        self.commit_frame()
+        self._commit_frame()
         if self.file_write is not None:
             self.flush_to_file()
             self.allocate(self.flush_capacity)
@@ -99,7 +117,7 @@ cdef class Framer(WriteBuffer):
         chunks), so memory handed out is never written to again.
         """
         cdef Py_ssize_t next_capacity = self.capacity
-        self.commit_frame()
+        self._commit_frame()
         if next_capacity > MAX_FLUSH_CAPACITY:
             next_capacity = MAX_FLUSH_CAPACITY
         if next_capacity < self.initial_capacity:
@@ -124,7 +142,7 @@ cdef class Framer(WriteBuffer):
             buf_write(self, data, data_size)
             return 0
         # Large payload: outside any frame.
-        self.commit_frame()
+        self._commit_frame()
         self.framing = False
         if self.file_write is not None:
             buf_write(self, header, header_size)

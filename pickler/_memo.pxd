@@ -43,3 +43,17 @@ cdef inline Py_ssize_t memo_lookup(MemoTable memo, PyObject *key) noexcept:
         if entry.key == NULL:
             return -1
         i = (i + 1) & <size_t>memo.mask
+
+
+cdef inline MemoEntry *memo_find(MemoTable memo, PyObject *key) noexcept:
+    """The entry of `key` (compared by address only, never dereferenced),
+    or NULL when it is not memoized."""
+    cdef size_t i = memo_hash(key) & <size_t>memo.mask
+    cdef MemoEntry *entry
+    while True:
+        entry = &memo.table[i]
+        if entry.key == key:
+            return entry
+        if entry.key == NULL:
+            return NULL
+        i = (i + 1) & <size_t>memo.mask

@@ -4,7 +4,7 @@ cimport cython
 from cpython.object cimport PyObject
 
 from ._framer cimport Framer
-from ._memo cimport MemoTable
+from ._memo cimport MemoTable, MemoEntry
 
 
 cdef class Pickler:
@@ -40,6 +40,24 @@ cdef class Pickler:
     cdef bint use_reducer_override      # hook_reducer_override is set for this dump()
     cdef bint use_dispatch_table        # hook_dispatch_table replaces copyreg's table
 
+    # Methods of the pure-Python Pickler's surface that a subclass overrides,
+    # resolved once per dump() (None = not overridden, the compiled path is
+    # used); internal calls go through them, as in pickle._Pickler.
+    cdef object hook_save               # save(obj, save_persistent_id=True)
+    cdef object hook_memoize            # memoize(obj)
+    cdef object hook_save_reduce        # save_reduce(func, args, ..., obj=obj)
+    cdef object hook_save_global        # save_global(obj, name=None)
+    cdef object hook_save_pers          # save_pers(pid)
+    cdef object hook_batch_appends      # _batch_appends(items)
+    cdef object hook_batch_setitems     # _batch_setitems(items)
+    cdef dict custom_dispatch           # type -> saver(pickler, obj): the subclass's
+                                        # `dispatch` entries that differ from
+                                        # Pickler.dispatch; None when there are none
+    cdef list plain_slotnames           # reduce_value_of() -> save_other(): slot names
+                                        # of a plain instance
+    cdef bint flush_before_python       # pickling to a file with overrides: write out
+                                        # the unframed buffer before calling them
+
     @cython.final
     cdef int setup(self, object file, object protocol, object fix_imports,
                    object buffer_callback, bint to_file) except -1
@@ -53,65 +71,77 @@ cdef class Pickler:
     cdef void release_memo(self) noexcept
 
     @cython.final
-    cdef int save(self, object obj, bint pers_save) except -1
+    cdef int _save(self, object obj, int flags) except -1
+    @cython.final
+    cdef int resolve_overrides(self, type cls) except -1
+    @cython.final
+    cdef int save_custom(self, object obj, object saver) except -1
+    @cython.final
+    cdef int before_python(self) except -1
+    @cython.final
+    cdef int write_pers(self, object pid) except -1
+    @cython.final
+    cdef int save_global_body(self, object obj, object name) except -1
     @cython.final
     cdef int save_nonatomic(self, object obj, type t) except -1
     @cython.final
-    cdef int save_pers(self, object obj) except -1
+    cdef int _save_pers(self, object obj) except -1
     @cython.final
-    cdef int memoize(self, object obj) except -1
+    cdef int _memoize(self, object obj, bint from_python=*) except -1
     @cython.final
     cdef int memo_get(self, Py_ssize_t idx) except -1
     @cython.final
-    cdef int save_bool(self, object obj) except -1
+    cdef int _save_bool(self, object obj) except -1
     @cython.final
-    cdef int save_long(self, object obj) except -1
+    cdef int _save_long(self, object obj) except -1
     @cython.final
-    cdef int save_float(self, object obj) except -1
+    cdef int _save_float(self, object obj) except -1
     @cython.final
-    cdef int save_bytes(self, object obj) except -1
+    cdef int _save_bytes(self, object obj) except -1
     @cython.final
     cdef int save_bytes_data(self, object obj, const char *data, Py_ssize_t size) except -1
     @cython.final
-    cdef int save_bytearray(self, object obj) except -1
+    cdef int _save_bytearray(self, object obj) except -1
     @cython.final
     cdef int save_bytearray_data(self, object obj, const char *data, Py_ssize_t size) except -1
     @cython.final
-    cdef int save_picklebuffer(self, object obj) except -1
+    cdef int _save_picklebuffer(self, object obj) except -1
     @cython.final
-    cdef int save_str(self, object obj) except -1
+    cdef int _save_str(self, object obj) except -1
     @cython.final
-    cdef int save_tuple(self, tuple obj) except -1
+    cdef int _save_tuple(self, tuple obj) except -1
     @cython.final
-    cdef int save_list(self, list obj) except -1
+    cdef int _save_list(self, object obj) except -1
     @cython.final
     cdef int batch_list_exact(self, list obj) except -1
     @cython.final
     cdef int batch_appends(self, object items) except -1
     @cython.final
-    cdef int save_dict(self, dict obj) except -1
+    cdef int _save_dict(self, object obj) except -1
     @cython.final
     cdef int batch_dict_exact(self, dict obj) except -1
     @cython.final
     cdef int batch_setitems(self, object items) except -1
     @cython.final
-    cdef int save_set(self, object obj) except -1
+    cdef int _save_set(self, object obj) except -1
     @cython.final
-    cdef int save_frozenset(self, object obj) except -1
+    cdef int _save_frozenset(self, object obj) except -1
     @cython.final
-    cdef int save_type(self, object obj) except -1
+    cdef int _save_type(self, object obj) except -1
     @cython.final
-    cdef int save_global(self, object obj, object name) except -1
+    cdef int _save_global(self, object obj, object name) except -1
     @cython.final
     cdef int write_global_opcode(self, object module_name, object name) except -1
     @cython.final
     cdef int save_other(self, object obj, type t) except -1
     @cython.final
+    cdef object reduce_value_of(self, object obj, type t)
+    @cython.final
     cdef int save_plain_instance(self, object obj, type t, list slotnames) except -1
     @cython.final
     cdef int save_reduce_value(self, object obj, object rv) except -1
     @cython.final
-    cdef int save_reduce(self, tuple rv, object obj) except -1
+    cdef int _save_reduce(self, tuple rv, object obj, bint from_python=*) except -1
     @cython.final
     cdef int fast_save_enter(self, object obj) except -1
     @cython.final
@@ -121,3 +151,5 @@ cdef class Pickler:
 cdef class PicklerMemoProxy:
     # The object behind `Pickler.memo`: a view on the pickler's memo table.
     cdef Pickler pickler            # the pickler whose memo this shows
+
+    cdef MemoEntry *_find(self, object key) except? NULL

@@ -39,7 +39,7 @@ from libc.string cimport memcpy, strlen
 from ._opcodes cimport *
 from ._buffer cimport buf_reserve, buf_write, buf_write_byte
 from ._framer cimport Framer, opcode_boundary, write_payload
-from ._memo cimport MemoTable, memo_lookup
+from ._memo cimport MemoTable, MemoEntry, memo_lookup, memo_find
 
 cdef extern from "Python.h":
     # Returns non-zero (1 on some versions, -1 on others) with RecursionError set.
@@ -54,6 +54,9 @@ cdef extern from "Python.h":
     Py_ssize_t PyByteArray_GET_SIZE(object)
     bint PyType_IsSubtype(PyTypeObject *, PyTypeObject *)
     bint PyIter_Check(object)
+    int PyObject_GetBuffer(object, Py_buffer *, int) except -1
+    void PyBuffer_Release(Py_buffer *)
+    int PyBUF_SIMPLE
     const Py_buffer *PyPickleBuffer_GetBuffer(object) except NULL
     bint PyBuffer_IsContiguous(const Py_buffer *, char)
     PyObject *_PyType_Lookup(PyTypeObject *, object)
@@ -77,6 +80,37 @@ cdef extern from *:
     """
     Py_ssize_t type_weaklistoffset "pickler_type_weaklistoffset" (PyTypeObject *t)
 
+cdef extern from *:
+    """
+    #if defined(__linux__) && defined(__GNUC__)
+    #include <pthread.h>
+    /* Lowest usable address of this thread's stack (plus a safety margin),
+       found once per thread. */
+    static __thread char *pickler_stack_floor = NULL;
+    static __thread int pickler_stack_known = 0;
+    static int pickler_stack_nearly_exhausted(void) {
+        char here;
+        if (!pickler_stack_known) {
+            pthread_attr_t attr;
+            void *base = NULL;
+            size_t size = 0;
+            pickler_stack_known = 1;
+            if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+                if (pthread_attr_getstack(&attr, &base, &size) == 0 && base != NULL
+                        && size > (size_t)(512 * 1024)) {
+                    pickler_stack_floor = (char *)base + 256 * 1024;
+                }
+                pthread_attr_destroy(&attr);
+            }
+        }
+        return pickler_stack_floor != NULL && &here < pickler_stack_floor;
+    }
+    #else
+    static int pickler_stack_nearly_exhausted(void) { return 0; }
+    #endif
+    """
+    bint stack_nearly_exhausted "pickler_stack_nearly_exhausted" () noexcept nogil
+
 # ---------------------------------------------------------------------------
 # Python objects used at run time, cached in C variables.
 
@@ -96,6 +130,8 @@ cdef object _partial = functools.partial
 cdef object _getattr = getattr
 cdef object _NotImplemented = NotImplemented
 cdef object _MISSING = object()         # "no such attribute / key"
+cdef object _DONE = object()            # reduce_value_of(): already pickled
+cdef object _PLAIN_INSTANCE = object()  # reduce_value_of(): see save_plain_instance
 cdef object _NoneType = type(None)
 cdef object _EllipsisType = type(Ellipsis)
 cdef object _NotImplementedType = type(NotImplemented)
@@ -122,6 +158,10 @@ cdef str PICKLEBUFFER_PROTO_MSG = (
     else "PickleBuffer can only pickled with protocol >= 5")
 
 cdef enum:
+    NO_PERSISTENT_ID = 1      # _save() flags: obj is a persistent ID
+    NO_SAVE_HOOK = 2          # _save() flags: called by Pickler.save() itself
+
+cdef enum:
     NEWLINE = 10
     SMALL_RESULT = 4096   # dumps() results up to this size are copied out
 
@@ -132,6 +172,12 @@ cdef enum:
 cdef inline int enter_recursive_call() except -1:
     if Py_EnterRecursiveCall(" while pickling an object"):
         return -1
+    if stack_nearly_exhausted():
+        # Our C frames are larger than _pickle's: on versions whose C
+        # recursion limit is high (10000 on 3.13), data nested that deep
+        # could overflow the thread's stack before the limit is reached.
+        Py_LeaveRecursiveCall()
+        raise RecursionError("maximum recursion depth exceeded while pickling an object")
     return 0
 
 
@@ -199,6 +245,9 @@ cdef object raw_unicode_escape(str obj):
 cdef object _PERSISTENT_ID_PROPERTY = None   # Pickler.__dict__['persistent_id']
 
 
+# The class docstring carries its own text signature (the `--` line), as
+# _pickle.Pickler's does, for inspect.signature(Pickler).
+@cython.embedsignature(False)
 cdef class Pickler:
     """Pickler(file, protocol=None, fix_imports=True, buffer_callback=None)
 --
@@ -255,6 +304,15 @@ is None or smaller than 5.
         self.use_persistent_id = False
         self.use_reducer_override = False
         self.use_dispatch_table = False
+        self.hook_save = None
+        self.hook_memoize = None
+        self.hook_save_reduce = None
+        self.hook_save_global = None
+        self.hook_save_pers = None
+        self.hook_batch_appends = None
+        self.hook_batch_setitems = None
+        self.custom_dispatch = None
+        self.flush_before_python = False
 
     def __init__(self, file, protocol=None, fix_imports=True, buffer_callback=None):
         if self.running:
@@ -330,6 +388,151 @@ is None or smaller than 5.
         re-using picklers.
         """
         self.memo_table.clear()
+
+
+    # -- the pure-Python Pickler's surface ------------------------------------
+    #
+    # The methods of pickle._Pickler that subclasses call or override.  Each
+    # runs the compiled code for one object; an override defined by a
+    # subclass is found once per dump() (resolve_overrides) and then used by
+    # the compiled code wherever pickle._Pickler would call it.
+
+    # type -> saver(pickler, obj), filled below with the entries of
+    # pickle._Pickler.dispatch.  Subclasses copy it and add or replace
+    # entries; only the entries that differ cost anything per object.
+    dispatch = {}
+
+    def save(self, obj, save_persistent_id=True):
+        """Pickle one object into the current pickle (pickle._Pickler.save).
+
+        Meant to be called while dump() runs, by overrides: a subclass's
+        save() sees every object and its super().save(obj) continues here.
+        """
+        self._save(obj, NO_SAVE_HOOK if save_persistent_id
+                   else NO_SAVE_HOOK | NO_PERSISTENT_ID)
+
+    def save_reduce(self, func, args, state=None, listitems=None,
+                    dictitems=None, state_setter=None, *, obj=None):
+        """Pickle the reduction (func, args, state, ...) of `obj`."""
+        self._save_reduce((func, args, state, listitems, dictitems,
+                           state_setter), obj, True)
+
+    def save_global(self, obj, name=None):
+        """Pickle `obj` by reference (module and qualified name)."""
+        self.save_global_body(obj, name)
+
+    def save_pers(self, pid):
+        """Write a persistent ID reference."""
+        self.write_pers(pid)
+
+    def memoize(self, obj):
+        """Store `obj` in the memo and write the opcode that does it."""
+        self._memoize(obj, True)
+
+    def put(self, idx):
+        """The opcode (bytes) that stores memo index `idx`."""
+        if self.proto >= 4:
+            return _MEMOIZE_BYTES
+        if self.bin:
+            if idx < 256:
+                return bytes((BINPUT, idx))
+            return bytes((LONG_BINPUT,)) + (<int>idx).to_bytes(4, "little")
+        return b"p" + repr(idx).encode("ascii") + b"\n"
+
+    def get(self, i):
+        """The opcode (bytes) that fetches memo index `i`."""
+        if self.bin:
+            if i < 256:
+                return bytes((BINGET, i))
+            return bytes((LONG_BINGET,)) + (<int>i).to_bytes(4, "little")
+        return b"g" + repr(i).encode("ascii") + b"\n"
+
+    def write(self, data):
+        """Append raw bytes (opcodes) to the pickle, inside the current frame."""
+        cdef Py_buffer view
+        cdef Py_ssize_t n
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            n = view.len
+            buf_write(self.framer, <const char *>view.buf, n)
+        finally:
+            PyBuffer_Release(&view)
+        return n
+
+    def save_none(self, obj):
+        buf_write_byte(self.framer, NONE)
+
+    def save_bool(self, obj):
+        self._save_bool(obj)
+
+    def save_long(self, obj):
+        self._save_long(int(obj) if type(obj) is not int and type(obj) is not bool else obj)
+
+    def save_float(self, obj):
+        self._save_float(float(obj))
+
+    def save_bytes(self, obj):
+        if not isinstance(obj, bytes):
+            raise TypeError("save_bytes() needs bytes, not %.200s" % type(obj).__name__)
+        self._save_bytes(obj)
+
+    def save_bytearray(self, obj):
+        if not isinstance(obj, bytearray):
+            raise TypeError("save_bytearray() needs a bytearray, not %.200s" % type(obj).__name__)
+        self._save_bytearray(obj)
+
+    def save_picklebuffer(self, obj):
+        if not isinstance(obj, _PickleBuffer):
+            raise TypeError("save_picklebuffer() needs a PickleBuffer, not %.200s" % type(obj).__name__)
+        self._save_picklebuffer(obj)
+
+    def save_str(self, obj):
+        if not isinstance(obj, str):
+            raise TypeError("save_str() needs a str, not %.200s" % type(obj).__name__)
+        self._save_str(obj)
+
+    def save_tuple(self, obj):
+        if not isinstance(obj, tuple):
+            raise TypeError("save_tuple() needs a tuple, not %.200s" % type(obj).__name__)
+        self._save_tuple(obj)
+
+    def save_list(self, obj):
+        self._save_list(obj)
+
+    def save_dict(self, obj):
+        self._save_dict(obj)
+
+    def save_set(self, obj):
+        self._save_set(obj)
+
+    def save_frozenset(self, obj):
+        self._save_frozenset(obj)
+
+    def save_type(self, obj):
+        self._save_type(obj)
+
+    def _batch_appends(self, items):
+        """APPEND/APPENDS for the items of an iterable (a list's, say)."""
+        self.batch_appends(iter(items))
+
+    def _batch_setitems(self, items):
+        """SETITEM/SETITEMS for an iterable of (key, value) pairs."""
+        self.batch_setitems(iter(items))
+
+    property proto:
+        """The protocol in use."""
+        def __get__(self):
+            return self.proto
+
+    property fix_imports:
+        """Whether names are mapped to Python 2's (protocol < 3 only)."""
+        def __get__(self):
+            return self.fix_imports
+
+    property framer:
+        """The output buffer with its frames; commit_frame(force=False)."""
+        def __get__(self):
+            return self.framer
 
     property memo:
         """The memo: a PicklerMemoProxy with copy() and clear()."""
@@ -417,8 +620,36 @@ is None or smaller than 5.
             if hook is not _MISSING:
                 self.hook_reducer_override = hook
                 self.use_reducer_override = True
+            self.resolve_overrides(cls)
         self.hook_dispatch_table = self.dispatch_table_attr
         self.use_dispatch_table = self.has_dispatch_table
+        return 0
+
+    @cython.final
+    cdef int resolve_overrides(self, type cls) except -1:
+        """The pure-Python Pickler's methods a subclass overrides, and the
+        entries of its `dispatch` that differ from Pickler.dispatch."""
+        self.hook_save = overridden(self, cls, "save", _base_save)
+        self.hook_memoize = overridden(self, cls, "memoize", _base_memoize)
+        self.hook_save_reduce = overridden(self, cls, "save_reduce", _base_save_reduce)
+        self.hook_save_global = overridden(self, cls, "save_global", _base_save_global)
+        self.hook_save_pers = overridden(self, cls, "save_pers", _base_save_pers)
+        self.hook_batch_appends = overridden(self, cls, "_batch_appends", _base_batch_appends)
+        self.hook_batch_setitems = overridden(self, cls, "_batch_setitems", _base_batch_setitems)
+        dispatch = getattr(cls, "dispatch", _base_dispatch)
+        if dispatch is not _base_dispatch:
+            custom = {}
+            for key, saver in dispatch.items():
+                if _base_dispatch.get(key, _MISSING) is not saver:
+                    custom[key] = saver
+            if custom:
+                self.custom_dispatch = custom
+        self.flush_before_python = self.framer.file_write is not None and (
+            self.hook_save is not None or self.custom_dispatch is not None
+            or self.hook_memoize is not None or self.hook_save_reduce is not None
+            or self.hook_save_global is not None or self.hook_save_pers is not None
+            or self.hook_batch_appends is not None
+            or self.hook_batch_setitems is not None)
         return 0
 
     @cython.final
@@ -461,7 +692,7 @@ is None or smaller than 5.
                 p[1] = <char>self.proto
                 if self.proto >= 4:
                     framer.start_framing()
-            self.save(obj, False)
+            self._save(obj, 0)
             buf_write_byte(framer, STOP)
             framer.end_framing()
         except BaseException:
@@ -477,31 +708,50 @@ is None or smaller than 5.
     # -- the save path ------------------------------------------------------
 
     @cython.final
-    cdef int save(self, object obj, bint pers_save) except -1:
+    cdef int _save(self, object obj, int flags) except -1:
+        """Pickle one object: the entry point of every save.
+
+        `flags`: NO_PERSISTENT_ID (do not call persistent_id: `obj` is one),
+        NO_SAVE_HOOK (called by Pickler.save(), i.e. from an overriding
+        save()'s super().save(), so that override is not called again).
+        """
         cdef Framer framer = self.framer
         cdef type t
         cdef Py_ssize_t idx
+        cdef PyObject *saver
+        if self.hook_save is not None and not (flags & NO_SAVE_HOOK):
+            # A subclass overrides save(): it sees every object.
+            self.before_python()
+            if flags & NO_PERSISTENT_ID:
+                self.hook_save(obj, False)
+            else:
+                self.hook_save(obj)
+            return 0
         opcode_boundary(framer)
-        if not pers_save and self.use_persistent_id:
-            if self.save_pers(obj):
+        if not (flags & NO_PERSISTENT_ID) and self.use_persistent_id:
+            if self._save_pers(obj):
                 return 0
+        if self.custom_dispatch is not None:
+            saver = PyDict_GetItem(self.custom_dispatch, type(obj))
+            if saver != NULL:
+                return self.save_custom(obj, <object>saver)
         # Atoms: never memoized.
         if obj is None:
             return buf_write_byte(framer, NONE)
         if obj is True or obj is False:
-            return self.save_bool(obj)
+            return self._save_bool(obj)
         t = type(obj)
         if t is int:
-            return self.save_long(obj)
+            return self._save_long(obj)
         if t is float:
-            return self.save_float(obj)
+            return self._save_float(obj)
         idx = memo_lookup(self.memo_table, <PyObject *>obj)
         if idx >= 0:
             return self.memo_get(idx)
         if t is str:
-            return self.save_str(obj)
+            return self._save_str(obj)
         if t is bytes:
-            return self.save_bytes(obj)
+            return self._save_bytes(obj)
         # Only objects that can contain others count against the recursion limit.
         enter_recursive_call()
         try:
@@ -511,33 +761,77 @@ is None or smaller than 5.
         return 0
 
     @cython.final
+    cdef int save_custom(self, object obj, object saver) except -1:
+        """An object whose type has its own entry in a subclass's `dispatch`.
+
+        As in the pure-Python pickler, the memo comes first and then
+        reducer_override (except for the built-in types the C pickler never
+        shows it); then saver(pickler, obj).
+        """
+        cdef Py_ssize_t idx = memo_lookup(self.memo_table, <PyObject *>obj)
+        cdef type t = type(obj)
+        if idx >= 0:
+            return self.memo_get(idx)
+        if self.use_reducer_override and not is_builtin_saved_type(t):
+            rv = self.hook_reducer_override(obj)
+            if rv is not _NotImplemented:
+                return self.save_reduce_value(obj, rv)
+        self.before_python()
+        saver(self, obj)
+        return 0
+
+    @cython.final
+    cdef int before_python(self) except -1:
+        """Before handing control to a Python override: without frames,
+        a pickle to a file is written as it goes, as the pure-Python pickler
+        does, so that what the override writes to the file directly lands
+        after what was pickled before it."""
+        cdef Framer framer = self.framer
+        if self.flush_before_python and framer.length and not framer.framing:
+            framer.flush_to_file()
+            framer.allocate(framer.flush_capacity)
+        return 0
+
+    @cython.final
     cdef int save_nonatomic(self, object obj, type t) except -1:
         if t is dict:
-            return self.save_dict(obj)
+            return self._save_dict(obj)
         if t is set:
-            return self.save_set(obj)
+            return self._save_set(obj)
         if t is frozenset:
-            return self.save_frozenset(obj)
+            return self._save_frozenset(obj)
         if t is list:
-            return self.save_list(obj)
+            return self._save_list(obj)
         if t is tuple:
-            return self.save_tuple(obj)
+            return self._save_tuple(obj)
         if t is bytearray:
-            return self.save_bytearray(obj)
+            return self._save_bytearray(obj)
         if t is _PickleBuffer:
-            return self.save_picklebuffer(obj)
+            return self._save_picklebuffer(obj)
         return self.save_other(obj, t)
 
     @cython.final
-    cdef int save_pers(self, object obj) except -1:
+    cdef int _save_pers(self, object obj) except -1:
         """Returns 1 when persistent_id gave an ID (and it was written), else 0."""
         cdef Framer framer = self.framer
         cdef object pid_str
         pid = self.hook_persistent_id(obj)
         if pid is None:
             return 0
+        if self.hook_save_pers is not None:
+            self.before_python()
+            self.hook_save_pers(pid)
+            return 1
+        self.write_pers(pid)
+        return 1
+
+    @cython.final
+    cdef int write_pers(self, object pid) except -1:
+        """BINPERSID (or PERSID at protocol 0) for a persistent ID."""
+        cdef Framer framer = self.framer
+        cdef object pid_str
         if self.bin:
-            self.save(pid, True)
+            self._save(pid, NO_PERSISTENT_ID)
             buf_write_byte(framer, BINPERSID)
         else:
             pid_str = str(pid)
@@ -548,14 +842,19 @@ is None or smaller than 5.
             buf_write_byte(framer, PERSID)
             buf_write(framer, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
             buf_write_byte(framer, NEWLINE)
-        return 1
+        return 0
 
     @cython.final
-    cdef int memoize(self, object obj) except -1:
-        """Give `obj` the next memo index and write the opcode that stores it."""
+    cdef int _memoize(self, object obj, bint from_python=False) except -1:
+        """Give `obj` the next memo index and write the opcode that stores it
+        (through a subclass's memoize() if it has one, unless called by it)."""
         cdef Framer framer = self.framer
         cdef Py_ssize_t idx
         cdef char *p
+        if self.hook_memoize is not None and not from_python:
+            self.before_python()
+            self.hook_memoize(obj)
+            return 0
         if self.fast:
             return 0
         idx = self.memo_table.used
@@ -595,7 +894,7 @@ is None or smaller than 5.
         return 0
 
     @cython.final
-    cdef int save_bool(self, object obj) except -1:
+    cdef int _save_bool(self, object obj) except -1:
         if self.proto >= 2:
             return buf_write_byte(self.framer, <char>(NEWTRUE if obj is True else NEWFALSE))
         if obj is True:
@@ -603,7 +902,7 @@ is None or smaller than 5.
         return buf_write(self.framer, b"I00\n", 4)
 
     @cython.final
-    cdef int save_long(self, object obj) except -1:
+    cdef int _save_long(self, object obj) except -1:
         cdef Framer framer = self.framer
         cdef int overflow = 0
         cdef long val = PyLong_AsLongAndOverflow(obj, &overflow)
@@ -656,7 +955,7 @@ is None or smaller than 5.
         return buf_write(framer, b"L\n", 2)
 
     @cython.final
-    cdef int save_float(self, object obj) except -1:
+    cdef int _save_float(self, object obj) except -1:
         cdef Framer framer = self.framer
         cdef double x = PyFloat_AS_DOUBLE(obj)
         cdef unsigned long long bits
@@ -681,14 +980,14 @@ is None or smaller than 5.
         return 0
 
     @cython.final
-    cdef int save_bytes(self, object obj) except -1:
+    cdef int _save_bytes(self, object obj) except -1:
         if self.proto < 3:
             # No bytes opcode before protocol 3: reduce to something that
             # unpickles to bytes on Python 3 and to str on Python 2.
             if PyBytes_GET_SIZE(obj) == 0:
-                return self.save_reduce((bytes, ()), obj)
+                return self._save_reduce((bytes, ()), obj)
             text = (<bytes>obj).decode("latin1")
-            return self.save_reduce((_codecs_encode, (text, "latin1")), obj)
+            return self._save_reduce((_codecs_encode, (text, "latin1")), obj)
         return self.save_bytes_data(obj, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj))
 
     @cython.final
@@ -711,14 +1010,14 @@ is None or smaller than 5.
             raise OverflowError("serializing a bytes object larger than 4 GiB "
                                 "requires pickle protocol 4 or higher")
         write_payload(self.framer, header, header_size, data, size, obj)
-        return self.memoize(obj)
+        return self._memoize(obj)
 
     @cython.final
-    cdef int save_bytearray(self, object obj) except -1:
+    cdef int _save_bytearray(self, object obj) except -1:
         if self.proto < 5:
             if PyByteArray_GET_SIZE(obj) == 0:
-                return self.save_reduce((bytearray, ()), obj)
-            return self.save_reduce((bytearray, (bytes(obj),)), obj)
+                return self._save_reduce((bytearray, ()), obj)
+            return self._save_reduce((bytearray, (bytes(obj),)), obj)
         return self.save_bytearray_data(obj, PyByteArray_AS_STRING(obj),
                                         PyByteArray_GET_SIZE(obj))
 
@@ -728,10 +1027,10 @@ is None or smaller than 5.
         header[0] = <char>BYTEARRAY8
         write_u64_le(header + 1, <unsigned long long>size)
         write_payload(self.framer, header, 9, data, size, obj)
-        return self.memoize(obj)
+        return self._memoize(obj)
 
     @cython.final
-    cdef int save_picklebuffer(self, object obj) except -1:
+    cdef int _save_picklebuffer(self, object obj) except -1:
         cdef const Py_buffer *view
         cdef bint in_band = True
         if self.proto < 5:
@@ -758,7 +1057,7 @@ is None or smaller than 5.
         return 0
 
     @cython.final
-    cdef int save_str(self, object obj) except -1:
+    cdef int _save_str(self, object obj) except -1:
         cdef char header[9]
         cdef Py_ssize_t header_size
         cdef const char *data
@@ -793,10 +1092,10 @@ is None or smaller than 5.
             buf_write_byte(self.framer, UNICODE)
             buf_write(self.framer, PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded))
             buf_write_byte(self.framer, NEWLINE)
-        return self.memoize(obj)
+        return self._memoize(obj)
 
     @cython.final
-    cdef int save_tuple(self, tuple obj) except -1:
+    cdef int _save_tuple(self, tuple obj) except -1:
         cdef Framer framer = self.framer
         cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
         cdef Py_ssize_t i
@@ -807,7 +1106,7 @@ is None or smaller than 5.
             return buf_write(framer, b"(t", 2)
         if n <= 3 and self.proto >= 2:
             for i in range(n):
-                self.save(<object>PyTuple_GET_ITEM(obj, i), False)
+                self._save(<object>PyTuple_GET_ITEM(obj, i), 0)
             idx = memo_lookup(self.memo_table, <PyObject *>obj)
             if idx >= 0:
                 # Recursive tuple: it was memoized while saving its items.
@@ -815,10 +1114,10 @@ is None or smaller than 5.
                     buf_write_byte(framer, POP)
                 return self.memo_get(idx)
             buf_write_byte(framer, <char>(TUPLE1 - 1 + <int>n))
-            return self.memoize(obj)
+            return self._memoize(obj)
         buf_write_byte(framer, MARK)
         for i in range(n):
-            self.save(<object>PyTuple_GET_ITEM(obj, i), False)
+            self._save(<object>PyTuple_GET_ITEM(obj, i), 0)
         idx = memo_lookup(self.memo_table, <PyObject *>obj)
         if idx >= 0:
             if self.bin:
@@ -828,21 +1127,24 @@ is None or smaller than 5.
                     buf_write_byte(framer, POP)
             return self.memo_get(idx)
         buf_write_byte(framer, TUPLE)
-        return self.memoize(obj)
+        return self._memoize(obj)
 
     @cython.final
-    cdef int save_list(self, list obj) except -1:
+    cdef int _save_list(self, object obj) except -1:
         if self.fast:
             self.fast_save_enter(obj)
         if self.bin:
             buf_write_byte(self.framer, EMPTY_LIST)
         else:
             buf_write(self.framer, b"(l", 2)
-        self.memoize(obj)
-        if PyList_GET_SIZE(obj):
+        self._memoize(obj)
+        if self.hook_batch_appends is not None:
+            self.before_python()
+            self.hook_batch_appends(obj)
+        elif len(obj):
             enter_recursive_call()
             try:
-                if self.proto > 0:
+                if self.proto > 0 and type(obj) is list:
                     self.batch_list_exact(obj)
                 else:
                     self.batch_appends(iter(obj))
@@ -860,7 +1162,7 @@ is None or smaller than 5.
         cdef object item
         if PyList_GET_SIZE(obj) == 1:
             item = <object>PyList_GET_ITEM(obj, 0)
-            self.save(item, False)
+            self._save(item, 0)
             return buf_write_byte(framer, APPEND)
         while True:
             this_batch = 0
@@ -868,7 +1170,7 @@ is None or smaller than 5.
             # The list may change while its items are pickled: re-read its size.
             while total < PyList_GET_SIZE(obj):
                 item = <object>PyList_GET_ITEM(obj, total)
-                self.save(item, False)
+                self._save(item, 0)
                 total += 1
                 this_batch += 1
                 if this_batch == BATCHSIZE:
@@ -887,7 +1189,7 @@ is None or smaller than 5.
         cdef object first, item
         if self.proto == 0:
             for item in items:
-                self.save(item, False)
+                self._save(item, 0)
                 buf_write_byte(framer, APPEND)
             return 0
         it = items
@@ -899,15 +1201,15 @@ is None or smaller than 5.
             try:
                 item = next(it)
             except StopIteration:
-                self.save(first, False)
+                self._save(first, 0)
                 buf_write_byte(framer, APPEND)
                 return 0
             buf_write_byte(framer, MARK)
-            self.save(first, False)
+            self._save(first, 0)
             first = None
             n = 1
             while True:
-                self.save(item, False)
+                self._save(item, 0)
                 item = None
                 n += 1
                 if n == BATCHSIZE:
@@ -921,18 +1223,21 @@ is None or smaller than 5.
                 return 0
 
     @cython.final
-    cdef int save_dict(self, dict obj) except -1:
+    cdef int _save_dict(self, object obj) except -1:
         if self.fast:
             self.fast_save_enter(obj)
         if self.bin:
             buf_write_byte(self.framer, EMPTY_DICT)
         else:
             buf_write(self.framer, b"(d", 2)
-        self.memoize(obj)
-        if len(obj):
+        self._memoize(obj)
+        if self.hook_batch_setitems is not None:
+            self.before_python()
+            self.hook_batch_setitems(obj.items())
+        elif len(obj):
             enter_recursive_call()
             try:
-                if self.proto > 0:
+                if self.proto > 0 and type(obj) is dict:
                     self.batch_dict_exact(obj)
                 else:
                     self.batch_setitems(iter(obj.items()))
@@ -955,8 +1260,8 @@ is None or smaller than 5.
             PyDict_Next(obj, &pos, &k, &v)
             key = <object>k
             value = <object>v
-            self.save(key, False)
-            self.save(value, False)
+            self._save(key, 0)
+            self._save(value, 0)
             return buf_write_byte(framer, SETITEM)
         while True:
             i = 0
@@ -965,8 +1270,8 @@ is None or smaller than 5.
                 # Strong references: pickling the key may mutate the dict.
                 key = <object>k
                 value = <object>v
-                self.save(key, False)
-                self.save(value, False)
+                self._save(key, 0)
+                self._save(value, 0)
                 i += 1
                 if i == BATCHSIZE:
                     break
@@ -987,8 +1292,8 @@ is None or smaller than 5.
             for item in items:
                 if not isinstance(item, tuple) or len(item) != 2:
                     raise TypeError("dict items iterator must return 2-tuples")
-                self.save(item[0], False)
-                self.save(item[1], False)
+                self._save(item[0], 0)
+                self._save(item[1], 0)
                 buf_write_byte(framer, SETITEM)
             return 0
         it = items
@@ -1002,20 +1307,20 @@ is None or smaller than 5.
             try:
                 item = next(it)
             except StopIteration:
-                self.save(first[0], False)
-                self.save(first[1], False)
+                self._save(first[0], 0)
+                self._save(first[1], 0)
                 buf_write_byte(framer, SETITEM)
                 return 0
             buf_write_byte(framer, MARK)
-            self.save(first[0], False)
-            self.save(first[1], False)
+            self._save(first[0], 0)
+            self._save(first[1], 0)
             first = None
             n = 1
             while True:
                 if not isinstance(item, tuple) or len(item) != 2:
                     raise TypeError("dict items iterator must return 2-tuples")
-                self.save(item[0], False)
-                self.save(item[1], False)
+                self._save(item[0], 0)
+                self._save(item[1], 0)
                 item = None
                 n += 1
                 if n == BATCHSIZE:
@@ -1029,15 +1334,15 @@ is None or smaller than 5.
                 return 0
 
     @cython.final
-    cdef int save_set(self, object obj) except -1:
+    cdef int _save_set(self, object obj) except -1:
         cdef Framer framer = self.framer
         cdef Py_ssize_t size
         cdef int i
         cdef bint exhausted = False
         if self.proto < 4:
-            return self.save_reduce((set, (list(obj),)), obj)
+            return self._save_reduce((set, (list(obj),)), obj)
         buf_write_byte(framer, EMPTY_SET)
-        self.memoize(obj)
+        self._memoize(obj)
         size = len(obj)
         if size == 0:
             return 0
@@ -1051,7 +1356,7 @@ is None or smaller than 5.
                 except StopIteration:
                     exhausted = True
                     break
-                self.save(item, False)
+                self._save(item, 0)
                 item = None
                 i += 1
                 if i == BATCHSIZE:
@@ -1063,23 +1368,23 @@ is None or smaller than 5.
                 return 0
 
     @cython.final
-    cdef int save_frozenset(self, object obj) except -1:
+    cdef int _save_frozenset(self, object obj) except -1:
         cdef Framer framer = self.framer
         cdef Py_ssize_t idx
         if self.fast:
             # As in _pickle: entered, never left.
             self.fast_save_enter(obj)
         if self.proto < 4:
-            return self.save_reduce((frozenset, (list(obj),)), obj)
+            return self._save_reduce((frozenset, (list(obj),)), obj)
         buf_write_byte(framer, MARK)
         for item in obj:
-            self.save(item, False)
+            self._save(item, 0)
         idx = memo_lookup(self.memo_table, <PyObject *>obj)
         if idx >= 0:
             buf_write_byte(framer, POP_MARK)
             return self.memo_get(idx)
         buf_write_byte(framer, FROZENSET)
-        return self.memoize(obj)
+        return self._memoize(obj)
 
     @cython.final
     cdef int fast_save_enter(self, object obj) except -1:
@@ -1108,16 +1413,42 @@ is None or smaller than 5.
 
     @cython.final
     cdef int save_other(self, object obj, type t) except -1:
+        """Objects that are not built-in containers or atoms.
+
+        The reduction is found by reduce_value_of(), whose frame (the
+        largest of the save path) is gone before the reduction is pickled:
+        deep data then needs less C stack per level.
+        """
+        cdef object rv = self.reduce_value_of(obj, t)
+        cdef list slotnames
+        if rv is _DONE:
+            return 0
+        if rv is _PLAIN_INSTANCE:
+            slotnames = self.plain_slotnames
+            self.plain_slotnames = None
+            return self.save_plain_instance(obj, t, slotnames)
+        return self.save_reduce_value(obj, rv)
+
+    @cython.final
+    cdef object reduce_value_of(self, object obj, type t):
+        """The reduce value of `obj` (reducer_override, dispatch table,
+        __reduce_ex__ or __reduce__); or _DONE after pickling a class or
+        function by reference; or _PLAIN_INSTANCE (slot names left in
+        plain_slotnames) for save_plain_instance."""
         cdef object reduce_func = None
         cdef object rv
         if self.use_reducer_override:
             rv = self.hook_reducer_override(obj)
             if rv is not _NotImplemented:
-                return self.save_reduce_value(obj, rv)
+                return rv
         if t is type:
-            return self.save_type(obj)
+            self._save_type(obj)
+            return _DONE
         if t is _FunctionType:
-            return self.save_global(obj, None)
+            # pickle._Pickler.dispatch[FunctionType] is the base class's
+            # save_global: an overriding save_global does not see functions.
+            self.save_global_body(obj, None)
+            return _DONE
         if not self.use_dispatch_table:
             reduce_func = _copyreg_dispatch_table.get(t, _MISSING)
         else:
@@ -1126,24 +1457,24 @@ is None or smaller than 5.
             except KeyError:
                 reduce_func = _MISSING
         if reduce_func is not _MISSING:
-            rv = reduce_func(obj)
-        elif PyType_IsSubtype(<PyTypeObject *>t, <PyTypeObject *>type):
-            return self.save_global(obj, None)
-        elif self.proto >= 2 and (slotnames := plain_instance_slotnames(t, obj)) is not None:
-            return self.save_plain_instance(obj, t, slotnames)
-        else:
+            return reduce_func(obj)
+        if PyType_IsSubtype(<PyTypeObject *>t, <PyTypeObject *>type):
+            self._save_global(obj, None)
+            return _DONE
+        if self.proto >= 2:
+            self.plain_slotnames = plain_instance_slotnames(t, obj)
+            if self.plain_slotnames is not None:
+                return _PLAIN_INSTANCE
+        try:
+            reduce_func = obj.__reduce_ex__
+        except AttributeError:
             try:
-                reduce_func = obj.__reduce_ex__
+                reduce_func = obj.__reduce__
             except AttributeError:
-                try:
-                    reduce_func = obj.__reduce__
-                except AttributeError:
-                    raise _PicklingError("can't pickle '%.200s' object: %r"
-                                         % (t.__name__, obj)) from None
-                rv = reduce_func()
-            else:
-                rv = reduce_func(self.proto)
-        return self.save_reduce_value(obj, rv)
+                raise _PicklingError("can't pickle '%.200s' object: %r"
+                                     % (t.__name__, obj)) from None
+            return reduce_func()
+        return reduce_func(self.proto)
 
     @cython.final
     cdef int save_plain_instance(self, object obj, type t, list slotnames) except -1:
@@ -1159,8 +1490,8 @@ is None or smaller than 5.
         cdef object state = None
         cdef dict slots
         cdef Py_ssize_t i, n
-        self.save(t, False)
-        self.save((), False)
+        self._save(t, 0)
+        self._save((), 0)
         buf_write_byte(framer, NEWOBJ)
         idx = memo_lookup(self.memo_table, <PyObject *>obj)
         if idx >= 0:
@@ -1168,7 +1499,7 @@ is None or smaller than 5.
             # by value by a reducer_override, for instance).
             buf_write_byte(framer, POP)
             return self.memo_get(idx)
-        self.memoize(obj)
+        self._memoize(obj)
         if tp.tp_dictoffset != 0:
             state = <object>PyObject_GenericGetDict(obj, NULL)
             Py_DECREF(state)
@@ -1190,31 +1521,32 @@ is None or smaller than 5.
             if slots:
                 state = (state, slots)
         if state is not None:
-            self.save(state, False)
+            self._save(state, 0)
             buf_write_byte(framer, BUILD)
         return 0
 
     @cython.final
     cdef int save_reduce_value(self, object obj, object rv) except -1:
         if isinstance(rv, str):
-            return self.save_global(obj, rv)
+            return self._save_global(obj, rv)
         if not isinstance(rv, tuple):
             raise _PicklingError("__reduce__ must return a string or tuple")
-        return self.save_reduce(rv, obj)
+        return self._save_reduce(rv, obj)
 
     @cython.final
-    cdef int save_type(self, object obj) except -1:
+    cdef int _save_type(self, object obj) except -1:
         if obj is _NoneType:
-            return self.save_reduce((type, (None,)), obj)
+            return self._save_reduce((type, (None,)), obj)
         if obj is _EllipsisType:
-            return self.save_reduce((type, (Ellipsis,)), obj)
+            return self._save_reduce((type, (Ellipsis,)), obj)
         if obj is _NotImplementedType:
-            return self.save_reduce((type, (NotImplemented,)), obj)
-        return self.save_global(obj, None)
+            return self._save_reduce((type, (NotImplemented,)), obj)
+        return self._save_global(obj, None)
 
     @cython.final
-    cdef int save_reduce(self, tuple rv, object obj) except -1:
-        """Write the reduce value `rv` of `obj` (obj None: do not memoize)."""
+    cdef int _save_reduce(self, tuple rv, object obj, bint from_python=False) except -1:
+        """Write the reduce value `rv` of `obj` (obj None: do not memoize),
+        through a subclass's save_reduce() if it has one, unless called by it."""
         cdef Framer framer = self.framer
         cdef Py_ssize_t size = PyTuple_GET_SIZE(rv)
         cdef bint use_newobj = False, use_newobj_ex = False
@@ -1223,6 +1555,10 @@ is None or smaller than 5.
         if size < 2 or size > 6:
             raise _PicklingError("tuple returned by __reduce__ must contain "
                                  "2 through 6 elements")
+        if self.hook_save_reduce is not None and not from_python:
+            self.before_python()
+            self.hook_save_reduce(*rv, obj=obj)
+            return 0
         func = rv[0]
         args = rv[1]
         state = rv[2] if size > 2 else None
@@ -1279,14 +1615,14 @@ is None or smaller than 5.
                 raise _PicklingError("third item from NEWOBJ_EX argument tuple "
                                      "must be a dict, not %.200s" % type(cls_kwargs).__name__)
             if self.proto >= 4:
-                self.save(cls, False)
-                self.save(cls_args, False)
-                self.save(cls_kwargs, False)
+                self._save(cls, 0)
+                self._save(cls_args, 0)
+                self._save(cls_kwargs, 0)
                 buf_write_byte(framer, NEWOBJ_EX)
             else:
                 partial = _partial(cls.__new__, cls, *cls_args, **cls_kwargs)
-                self.save(partial, False)
-                self.save((), False)
+                self._save(partial, 0)
+                self._save((), 0)
                 buf_write_byte(framer, REDUCE)
         elif use_newobj:
             if len(<tuple>args) < 1:
@@ -1301,12 +1637,12 @@ is None or smaller than 5.
                     obj_class = type(obj)
                 if obj_class is not cls:
                     raise _PicklingError("args[0] from __newobj__ args has the wrong class")
-            self.save(cls, False)
-            self.save((<tuple>args)[1:], False)
+            self._save(cls, 0)
+            self._save((<tuple>args)[1:], 0)
             buf_write_byte(framer, NEWOBJ)
         else:
-            self.save(func, False)
-            self.save(args, False)
+            self._save(func, 0)
+            self._save(args, 0)
             buf_write_byte(framer, REDUCE)
 
         if obj is not None:
@@ -1316,28 +1652,48 @@ is None or smaller than 5.
                 # arguments were pickled.
                 buf_write_byte(framer, POP)
                 return self.memo_get(idx)
-            self.memoize(obj)
+            self._memoize(obj)
 
         if listitems is not None:
-            self.batch_appends(listitems)
+            if self.hook_batch_appends is not None:
+                self.before_python()
+                self.hook_batch_appends(listitems)
+            else:
+                self.batch_appends(listitems)
         if dictitems is not None:
-            self.batch_setitems(dictitems)
+            if self.hook_batch_setitems is not None:
+                self.before_python()
+                self.hook_batch_setitems(dictitems)
+            else:
+                self.batch_setitems(dictitems)
         if state is not None:
             if state_setter is None:
-                self.save(state, False)
+                self._save(state, 0)
                 buf_write_byte(framer, BUILD)
             else:
                 # state_setter(obj, state), called for its side effect only.
-                self.save(state_setter, False)
-                self.save(obj, False)
-                self.save(state, False)
+                self._save(state_setter, 0)
+                self._save(obj, 0)
+                self._save(state, 0)
                 buf_write_byte(framer, TUPLE2)
                 buf_write_byte(framer, REDUCE)
                 buf_write_byte(framer, POP)
         return 0
 
     @cython.final
-    cdef int save_global(self, object obj, object name) except -1:
+    cdef int _save_global(self, object obj, object name) except -1:
+        if self.hook_save_global is not None:
+            self.before_python()
+            if name is None:
+                self.hook_save_global(obj)
+            else:
+                self.hook_save_global(obj, name)
+            return 0
+        return self.save_global_body(obj, name)
+
+    @cython.final
+    cdef int save_global_body(self, object obj, object name) except -1:
+        """Pickle `obj` by reference: module and qualified name."""
         cdef Framer framer = self.framer
         cdef char *p
         cdef long code
@@ -1396,26 +1752,26 @@ is None or smaller than 5.
         if parent is module:
             name = lastname
         if self.proto >= 4:
-            self.save(module_name, False)
-            self.save(name, False)
+            self._save(module_name, 0)
+            self._save(name, 0)
             buf_write_byte(framer, STACK_GLOBAL)
         elif parent is not module:
             if NESTED_GETATTR_CHAIN:
                 # getattr(getattr(top, a), b): top by GLOBAL, names by value.
                 for _ in range(1, len(dotted_path)):
-                    self.save(_getattr, False)
+                    self._save(_getattr, 0)
                     if self.proto < 2:
                         buf_write_byte(framer, MARK)
                 self.write_global_opcode(module_name, dotted_path[0])
                 for attr in dotted_path[1:]:
-                    self.save(attr, False)
+                    self._save(attr, 0)
                     buf_write_byte(framer, <char>(TUPLE if self.proto < 2 else TUPLE2))
                     buf_write_byte(framer, REDUCE)
             else:
-                self.save_reduce((_getattr, (parent, lastname)), None)
+                self._save_reduce((_getattr, (parent, lastname)), None)
         else:
             self.write_global_opcode(module_name, name)
-        return self.memoize(obj)
+        return self._memoize(obj)
 
     @cython.final
     cdef int write_global_opcode(self, object module_name, object name) except -1:
@@ -1593,12 +1949,43 @@ cdef list plain_instance_slotnames(type t, object obj):
 cdef list _NO_SLOTNAMES = []
 
 
+cdef object overridden(Pickler self, type cls, str name, object base):
+    """The bound method `name` of self if cls defines its own, else None."""
+    if getattr(cls, name, base) is base:
+        return None
+    return getattr(self, name)
+
+
+cdef bint is_builtin_saved_type(type t) noexcept:
+    """The types the C pickler saves itself, never showing reducer_override."""
+    return (t is _NoneType or t is bool or t is int or t is float or t is bytes
+            or t is str or t is dict or t is set or t is frozenset or t is list
+            or t is tuple or t is bytearray or t is _PickleBuffer)
+
+
 def _default_persistent_id(self, obj):
     """Return None: by default no object has a persistent ID."""
     return None
 
 
 _PERSISTENT_ID_PROPERTY = Pickler.__dict__["persistent_id"]
+
+# Pickler.dispatch has the keys of the running version's pickle._Pickler
+# dispatch, each mapped to the method of the same name.
+import pickle as _stdlib_pickle
+Pickler.dispatch.update({key: getattr(Pickler, func.__name__)
+                         for key, func in _stdlib_pickle._Pickler.dispatch.items()})
+del _stdlib_pickle
+
+cdef object _base_dispatch = Pickler.dispatch
+cdef object _base_save = Pickler.save
+cdef object _base_memoize = Pickler.memoize
+cdef object _base_save_reduce = Pickler.save_reduce
+cdef object _base_save_global = Pickler.save_global
+cdef object _base_save_pers = Pickler.save_pers
+cdef object _base_batch_appends = Pickler._batch_appends
+cdef object _base_batch_setitems = Pickler._batch_setitems
+cdef bytes _MEMOIZE_BYTES = bytes((MEMOIZE,))
 
 
 # ---------------------------------------------------------------------------
@@ -1618,6 +2005,57 @@ cdef class PicklerMemoProxy:
 
     def __reduce__(self):
         return dict, (self.copy(),)
+
+    # Read as pickle._Pickler's memo: a mapping id(obj) -> (index, obj).
+
+    def __len__(self):
+        return self.pickler.memo_table.used
+
+    def __getitem__(self, key):
+        cdef MemoEntry *entry = self._find(key)
+        if entry == NULL:
+            raise KeyError(key)
+        return (entry.value, <object>entry.key)
+
+    def get(self, key, default=None):
+        cdef MemoEntry *entry = self._find(key)
+        if entry == NULL:
+            return default
+        return (entry.value, <object>entry.key)
+
+    def __contains__(self, key):
+        return self._find(key) != NULL
+
+    def __iter__(self):
+        return iter(self.copy())
+
+    def keys(self):
+        return self.copy().keys()
+
+    def values(self):
+        return self.copy().values()
+
+    def items(self):
+        return self.copy().items()
+
+    def __setitem__(self, key, value):
+        """memo[id(obj)] = (index, obj), as pure-Python subclasses may do."""
+        if not isinstance(value, tuple) or len(<tuple>value) != 2:
+            raise TypeError("'memo' values must be 2-item tuples")
+        if key != id((<tuple>value)[1]):
+            raise ValueError("memo key must be id() of the object")
+        self.pickler.memo_table.set(<PyObject *>(<tuple>value)[1],
+                                    <Py_ssize_t>(<tuple>value)[0])
+
+    cdef MemoEntry *_find(self, object key) except? NULL:
+        cdef size_t address
+        if not isinstance(key, int) or key <= 0:
+            return NULL
+        try:
+            address = key
+        except OverflowError:
+            return NULL
+        return memo_find(self.pickler.memo_table, <PyObject *>address)
 
 
 # ---------------------------------------------------------------------------

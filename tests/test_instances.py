@@ -316,3 +316,39 @@ def test_slotnames_cache_is_honoured():
         check(o)
     finally:
         del globals()["Cached"]
+
+
+class Chain:
+    def __init__(self, child):
+        self.child = child
+
+    def __reduce__(self):
+        return (Chain, (self.child,))
+
+
+def test_deep_data_in_a_thread_with_a_small_stack():
+    # Whatever the interpreter's recursion limit, running out of C stack
+    # raises RecursionError instead of crashing.
+    import threading
+
+    x = None
+    for _ in range(20000):
+        x = Chain(x)
+    outcome = []
+
+    def run():
+        try:
+            pickler.dumps(x, 4)
+            outcome.append("ok")
+        except RecursionError:
+            outcome.append("RecursionError")
+
+    old = threading.stack_size(1024 * 1024)
+    try:
+        t = threading.Thread(target=run)
+        t.start()
+        t.join()
+    finally:
+        threading.stack_size(old)
+    assert outcome == ["RecursionError"]
+    assert pickler.dumps([1, 2]) == _pickle.dumps([1, 2])
