@@ -1461,7 +1461,7 @@ is None or smaller than 5.
         if PyType_IsSubtype(<PyTypeObject *>t, <PyTypeObject *>type):
             self._save_global(obj, None)
             return _DONE
-        if self.proto >= 2:
+        if self.proto >= 2 and self.hook_save_reduce is None:
             self.plain_slotnames = plain_instance_slotnames(t, obj)
             if self.plain_slotnames is not None:
                 return _PLAIN_INSTANCE
