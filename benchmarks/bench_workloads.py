@@ -392,6 +392,33 @@ def _sub_dispatch_table(base):
     return BenchPickler
 
 
+class Unrelated:
+    """A type no workload contains (target of a custom dispatch entry)."""
+
+
+def _save_unrelated(self, obj):
+    self.save_reduce(Unrelated, (), obj=obj)
+
+
+def _sub_save_passthrough(base):
+    # The pure-Python surface (issue 6): an overriding save() that sees
+    # every object.  On the C pickler (no save() to override) this is a
+    # plain subclass: "C with no override", the comparison the issue asks for.
+    class BenchPickler(base):
+        def save(self, obj, save_persistent_id=True):
+            base.save(self, obj, save_persistent_id)
+    return BenchPickler
+
+
+def _sub_dispatch_entry(base):
+    # A `dispatch` entry for one type the data does not contain: what it
+    # costs the other types.  (The C pickler has no `dispatch`.)
+    class BenchPickler(base):
+        dispatch = dict(getattr(base, "dispatch", {}))
+        dispatch[Unrelated] = _save_unrelated
+    return BenchPickler
+
+
 def _unsub_persistent_load(base):
     class BenchUnpickler(base):
         def persistent_load(self, pid):
@@ -505,6 +532,8 @@ def build_workloads(scale=1.0):
     pid_d, pid_once = subclass_dumps_factory(_sub_persistent_id)
     ro_d, ro_once = subclass_dumps_factory(_sub_reducer_override)
     dt_d, dt_once = subclass_dumps_factory(_sub_dispatch_table)
+    sv_d, sv_once = subclass_dumps_factory(_sub_save_passthrough)
+    de_d, de_once = subclass_dumps_factory(_sub_dispatch_entry)
     return [
         W("pp_pickle", "pyperf", lambda: make_pp_pickle(scale),
           description="pyperformance `pickle`-like: 4 nested profile dicts "
@@ -574,6 +603,16 @@ def build_workloads(scale=1.0):
           loads_runner=subclass_loads_factory(_unsub_plain),
           description="Pickler subclass with a class-level dispatch_table "
                       "(loads: Unpickler(file).load())"),
+        W("surf_save_passthrough", "surface", lambda: make_subclass_data(scale),
+          kind="surface", units=2 * nsub, unit_name="record",
+          dumps_runner=sv_d, dumps_once=sv_once, loads_runner=None,
+          description="Pickler subclass overriding save() with a pass-through "
+                      "(pure-Python surface; C: plain subclass, save() unused)"),
+        W("surf_dispatch_entry", "surface", lambda: make_subclass_data(scale),
+          kind="surface", units=2 * nsub, unit_name="record",
+          dumps_runner=de_d, dumps_once=de_once, loads_runner=None,
+          description="Pickler subclass with a `dispatch` entry for a type "
+                      "the data does not contain (C: plain subclass)"),
     ]
 
 

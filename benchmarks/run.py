@@ -109,7 +109,7 @@ def measure_workload(w, cands, cfg, protocol, with_py, log):
     except Exception as exc:  # report, keep going with the other rows
         identical, error = None, "%s: %s" % (type(exc).__name__, exc)
     rows = []
-    for op in ("dumps", "loads"):
+    for op in ("dumps", "loads") if w.loads_runner is not None else ("dumps",):
         row = {"workload": w.name, "group": w.group, "kind": w.kind, "op": op,
                "description": w.description, "units": w.units,
                "unit_name": w.unit_name, "identical_output": identical}

@@ -21,6 +21,8 @@ cdef class Pickler:
     cdef object buffer_callback     # protocol 5 out-of-band callback, or None
     cdef bint initialized           # __init__ ran (a subclass may forget to call it)
     cdef bint running               # inside dump(): guards against re-entrant use
+    cdef char *stack_floor          # this dump()'s thread: lowest safe stack address
+                                    # (NULL: unknown); deeper data raises RecursionError
     cdef int fast_nesting           # container depth in fast mode (negative after an error)
     cdef dict fast_memo             # id -> None of containers open past FAST_NESTING_LIMIT
 
@@ -53,8 +55,13 @@ cdef class Pickler:
     cdef dict custom_dispatch           # type -> saver(pickler, obj): the subclass's
                                         # `dispatch` entries that differ from
                                         # Pickler.dispatch; None when there are none
+    cdef PyObject *custom_types[4]      # the keys of custom_dispatch when there are at
+                                        # most 4 (borrowed: custom_dispatch holds them)
+    cdef int n_custom_types             # how many of custom_types are in use (0: look up)
     cdef list plain_slotnames           # reduce_value_of() -> save_other(): slot names
                                         # of a plain instance
+    cdef bint per_object_hooks          # persistent_id, a save() override or custom
+                                        # dispatch entries: checked for every object
     cdef bint flush_before_python       # pickling to a file with overrides: write out
                                         # the unframed buffer before calling them
 
@@ -74,6 +81,8 @@ cdef class Pickler:
     cdef int _save(self, object obj, int flags) except -1
     @cython.final
     cdef int resolve_overrides(self, type cls) except -1
+    @cython.final
+    cdef int save_with_hooks(self, object obj, int flags) except -1
     @cython.final
     cdef int save_custom(self, object obj, object saver) except -1
     @cython.final

@@ -84,32 +84,36 @@ cdef extern from *:
     """
     #if defined(__linux__) && defined(__GNUC__)
     #include <pthread.h>
-    /* Lowest usable address of this thread's stack (plus a safety margin),
-       found once per thread. */
-    static __thread char *pickler_stack_floor = NULL;
-    static __thread int pickler_stack_known = 0;
-    static int pickler_stack_nearly_exhausted(void) {
-        char here;
-        if (!pickler_stack_known) {
+    /* Lowest usable address of this thread's stack plus a safety margin
+       (NULL: unknown, no check), found once per thread. */
+    static __thread char *pickler_thread_stack_floor = NULL;
+    static __thread int pickler_thread_stack_known = 0;
+    static char *pickler_stack_floor(void) {
+        if (!pickler_thread_stack_known) {
             pthread_attr_t attr;
             void *base = NULL;
             size_t size = 0;
-            pickler_stack_known = 1;
+            pickler_thread_stack_known = 1;
             if (pthread_getattr_np(pthread_self(), &attr) == 0) {
                 if (pthread_attr_getstack(&attr, &base, &size) == 0 && base != NULL
                         && size > (size_t)(512 * 1024)) {
-                    pickler_stack_floor = (char *)base + 256 * 1024;
+                    pickler_thread_stack_floor = (char *)base + 256 * 1024;
                 }
                 pthread_attr_destroy(&attr);
             }
         }
-        return pickler_stack_floor != NULL && &here < pickler_stack_floor;
+        return pickler_thread_stack_floor;
     }
     #else
-    static int pickler_stack_nearly_exhausted(void) { return 0; }
+    static char *pickler_stack_floor(void) { return NULL; }
     #endif
+    static inline int pickler_below_stack_floor(char *floor) {
+        char here;
+        return floor != NULL && &here < floor;
+    }
     """
-    bint stack_nearly_exhausted "pickler_stack_nearly_exhausted" () noexcept nogil
+    char *current_stack_floor "pickler_stack_floor" () noexcept nogil
+    bint below_stack_floor "pickler_below_stack_floor" (char *floor) noexcept nogil
 
 # ---------------------------------------------------------------------------
 # Python objects used at run time, cached in C variables.
@@ -169,10 +173,10 @@ cdef enum:
 # ---------------------------------------------------------------------------
 # Small helpers.
 
-cdef inline int enter_recursive_call() except -1:
+cdef inline int enter_recursive_call(char *stack_floor) except -1:
     if Py_EnterRecursiveCall(" while pickling an object"):
         return -1
-    if stack_nearly_exhausted():
+    if below_stack_floor(stack_floor):
         # Our C frames are larger than _pickle's: on versions whose C
         # recursion limit is high (10000 on 3.13), data nested that deep
         # could overflow the thread's stack before the limit is reached.
@@ -312,6 +316,8 @@ is None or smaller than 5.
         self.hook_batch_appends = None
         self.hook_batch_setitems = None
         self.custom_dispatch = None
+        self.n_custom_types = 0
+        self.per_object_hooks = False
         self.flush_before_python = False
 
     def __init__(self, file, protocol=None, fix_imports=True, buffer_callback=None):
@@ -623,6 +629,8 @@ is None or smaller than 5.
             self.resolve_overrides(cls)
         self.hook_dispatch_table = self.dispatch_table_attr
         self.use_dispatch_table = self.has_dispatch_table
+        self.per_object_hooks = (self.use_persistent_id or self.hook_save is not None
+                                 or self.custom_dispatch is not None)
         return 0
 
     @cython.final
@@ -644,6 +652,12 @@ is None or smaller than 5.
                     custom[key] = saver
             if custom:
                 self.custom_dispatch = custom
+                self.n_custom_types = 0
+                if len(custom) <= 4 and all(type(key) is type or isinstance(key, type)
+                                            for key in custom):
+                    for key in custom:
+                        self.custom_types[self.n_custom_types] = <PyObject *>key
+                        self.n_custom_types += 1
         self.flush_before_python = self.framer.file_write is not None and (
             self.hook_save is not None or self.custom_dispatch is not None
             or self.hook_memoize is not None or self.hook_save_reduce is not None
@@ -676,12 +690,13 @@ is None or smaller than 5.
         cdef char *p
         if self.running:
             raise RuntimeError("Pickler object is already used")
+        self.stack_floor = current_stack_floor()
         # Calling a builtin function or method counts one level of recursion
         # in CPython; count it too, so that deep data fails at the very
         # object where _pickle fails (the memo, and so the bytes of a later
         # dump() on the same Pickler, depend on it).
         if count_call:
-            enter_recursive_call()
+            enter_recursive_call(self.stack_floor)
         self.running = True
         try:
             framer.reset()
@@ -718,23 +733,11 @@ is None or smaller than 5.
         cdef Framer framer = self.framer
         cdef type t
         cdef Py_ssize_t idx
-        cdef PyObject *saver
-        if self.hook_save is not None and not (flags & NO_SAVE_HOOK):
-            # A subclass overrides save(): it sees every object.
-            self.before_python()
-            if flags & NO_PERSISTENT_ID:
-                self.hook_save(obj, False)
-            else:
-                self.hook_save(obj)
-            return 0
-        opcode_boundary(framer)
-        if not (flags & NO_PERSISTENT_ID) and self.use_persistent_id:
-            if self._save_pers(obj):
+        if self.per_object_hooks:
+            if self.save_with_hooks(obj, flags):
                 return 0
-        if self.custom_dispatch is not None:
-            saver = PyDict_GetItem(self.custom_dispatch, type(obj))
-            if saver != NULL:
-                return self.save_custom(obj, <object>saver)
+        else:
+            opcode_boundary(framer)
         # Atoms: never memoized.
         if obj is None:
             return buf_write_byte(framer, NONE)
@@ -753,11 +756,46 @@ is None or smaller than 5.
         if t is bytes:
             return self._save_bytes(obj)
         # Only objects that can contain others count against the recursion limit.
-        enter_recursive_call()
+        enter_recursive_call(self.stack_floor)
         try:
             self.save_nonatomic(obj, t)
         finally:
             Py_LeaveRecursiveCall()
+        return 0
+
+    @cython.final
+    cdef int save_with_hooks(self, object obj, int flags) except -1:
+        """The per-object hooks, in pickle's order: an overriding save(), the
+        frame boundary, persistent_id, then a custom `dispatch` entry.
+        Returns 1 when one of them pickled the object."""
+        cdef type t
+        cdef int i
+        cdef PyObject *saver
+        if self.hook_save is not None and not (flags & NO_SAVE_HOOK):
+            # A subclass overrides save(): it sees every object.
+            self.before_python()
+            if flags & NO_PERSISTENT_ID:
+                self.hook_save(obj, False)
+            else:
+                self.hook_save(obj)
+            return 1
+        opcode_boundary(self.framer)
+        if not (flags & NO_PERSISTENT_ID) and self.use_persistent_id:
+            if self._save_pers(obj):
+                return 1
+        if self.custom_dispatch is not None:
+            # A few custom types are compared by address; more by lookup.
+            t = type(obj)
+            if self.n_custom_types:
+                for i in range(self.n_custom_types):
+                    if <PyObject *>t == self.custom_types[i]:
+                        self.save_custom(obj, <object>PyDict_GetItem(self.custom_dispatch, t))
+                        return 1
+            else:
+                saver = PyDict_GetItem(self.custom_dispatch, t)
+                if saver != NULL:
+                    self.save_custom(obj, <object>saver)
+                    return 1
         return 0
 
     @cython.final
@@ -1142,7 +1180,7 @@ is None or smaller than 5.
             self.before_python()
             self.hook_batch_appends(obj)
         elif len(obj):
-            enter_recursive_call()
+            enter_recursive_call(self.stack_floor)
             try:
                 if self.proto > 0 and type(obj) is list:
                     self.batch_list_exact(obj)
@@ -1235,7 +1273,7 @@ is None or smaller than 5.
             self.before_python()
             self.hook_batch_setitems(obj.items())
         elif len(obj):
-            enter_recursive_call()
+            enter_recursive_call(self.stack_floor)
             try:
                 if self.proto > 0 and type(obj) is dict:
                     self.batch_dict_exact(obj)
@@ -1451,6 +1489,9 @@ is None or smaller than 5.
             return _DONE
         if not self.use_dispatch_table:
             reduce_func = _copyreg_dispatch_table.get(t, _MISSING)
+        elif type(self.hook_dispatch_table) is dict:
+            # A dict: look up without raising KeyError for the misses.
+            reduce_func = (<dict>self.hook_dispatch_table).get(t, _MISSING)
         else:
             try:
                 reduce_func = self.hook_dispatch_table[t]
