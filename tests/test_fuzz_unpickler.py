@@ -255,9 +255,12 @@ def test_differential_fuzz(tmp_path):
     script = tmp_path / "fuzz_child.py"
     script.write_text(CHILD)
     env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The child imports the pickler under test (the installed one in CI), not
+    # the source tree, whose compiled modules may not exist.
+    import pickler
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (env.get("PYTHONPATH"), root) if p)
+        p for p in (os.path.dirname(os.path.dirname(pickler.__file__)),
+                    env.get("PYTHONPATH")) if p)
     proc = subprocess.run(
         [sys.executable, str(script), str(SECONDS), str(SEED)],
         capture_output=True, text=True, env=env, timeout=SECONDS * 10 + 120)
