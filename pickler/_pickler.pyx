@@ -677,10 +677,13 @@ is None or smaller than 5.
 
     @cython.final
     cdef void release_memo(self) noexcept:
-        """Empty the memo; replace a large table rather than keep it around."""
-        if self.memo_table.mask >= 1024:
+        """Empty the memo for the next call.  Clearing walks every slot, so a
+        table that grew past a few dozen slots is replaced by a fresh small
+        one instead: otherwise each later small call would pay for walking
+        the large table."""
+        if self.memo_table.mask >= 64:
             self.memo_table = MemoTable.__new__(MemoTable)
-        else:
+        elif self.memo_table.used:
             self.memo_table.clear()
 
     @cython.final
