@@ -1592,8 +1592,12 @@ class _NoBuffers(tuple):
 cdef object _NO_BUFFERS_DEFAULT = _NoBuffers()
 
 
+# The class docstring carries its own text signature (the `--` line), as
+# _pickle.Unpickler's does, for inspect.signature(Unpickler).
+@cython.embedsignature(False)
 cdef class Unpickler:
     """Unpickler(file, *, fix_imports=True, encoding='ASCII', errors='strict', buffers=())
+--
 
     This takes a binary file for reading a pickle data stream.
 
