@@ -478,28 +478,23 @@ is None or smaller than 5.
         self._save_float(float(obj))
 
     def save_bytes(self, obj):
-        if not isinstance(obj, bytes):
-            raise TypeError("save_bytes() needs bytes, not %.200s" % type(obj).__name__)
+        require_type(obj, bytes, "save_bytes")
         self._save_bytes(obj)
 
     def save_bytearray(self, obj):
-        if not isinstance(obj, bytearray):
-            raise TypeError("save_bytearray() needs a bytearray, not %.200s" % type(obj).__name__)
+        require_type(obj, bytearray, "save_bytearray")
         self._save_bytearray(obj)
 
     def save_picklebuffer(self, obj):
-        if not isinstance(obj, _PickleBuffer):
-            raise TypeError("save_picklebuffer() needs a PickleBuffer, not %.200s" % type(obj).__name__)
+        require_type(obj, _PickleBuffer, "save_picklebuffer")
         self._save_picklebuffer(obj)
 
     def save_str(self, obj):
-        if not isinstance(obj, str):
-            raise TypeError("save_str() needs a str, not %.200s" % type(obj).__name__)
+        require_type(obj, str, "save_str")
         self._save_str(obj)
 
     def save_tuple(self, obj):
-        if not isinstance(obj, tuple):
-            raise TypeError("save_tuple() needs a tuple, not %.200s" % type(obj).__name__)
+        require_type(obj, tuple, "save_tuple")
         self._save_tuple(obj)
 
     def save_list(self, obj):
@@ -1991,6 +1986,14 @@ cdef list plain_instance_slotnames(type t, object obj):
 
 
 cdef list _NO_SLOTNAMES = []
+
+
+cdef int require_type(object obj, object cls, str method) except -1:
+    """The per-type savers of the Python surface take their own type only."""
+    if not isinstance(obj, cls):
+        raise TypeError("%s() needs %s, not %.200s"
+                        % (method, cls.__name__, type(obj).__name__))
+    return 0
 
 
 cdef object overridden(Pickler self, type cls, str name, object base):
