@@ -36,6 +36,7 @@ cdef class Unpickler:
     # --- memo ---------------------------------------------------------
     cdef PyObject **_memo        # owned references (or NULL) indexed by memo key
     cdef Py_ssize_t _memo_cap    # allocated slots in _memo
+    cdef Py_ssize_t _memo_top    # 1 + highest array index filled since the last clear; slots from here up are NULL
     cdef Py_ssize_t _memo_len    # number of entries (array + dict); next MEMOIZE index
     cdef dict _memo_dict         # entries whose index is too sparse for the array, or None
 

@@ -1,6 +1,7 @@
 """API, input handling, protocol 5 buffers and hook semantics of pickler's
 Unpickler, compared with the running interpreter's ``_pickle``."""
 import collections
+import gc
 import inspect
 import io
 import pickle
@@ -377,3 +378,87 @@ def test_python2_strings_and_names():
     b2 = b"\x80\x02U\x03\xe9t\xe9q\x00."
     assert loads(b2, encoding="latin1") == "été"
     assert loads(b2, encoding="bytes") == b"\xe9t\xe9"
+
+
+# ---------------------------------------------------------------------------
+# loads() reuses one Unpickler between calls: nothing of one call may leak
+# into the next.
+
+class _Nested:
+    def __setstate__(self, state):
+        # a loads() inside a loads(): the spare Unpickler is taken, so this
+        # one runs on a fresh one and both results are intact
+        self.inner = loads(state)
+
+
+def test_loads_nested_in_setstate():
+    inner = pickle.dumps({"k": [1, 2, 3], "s": "x" * 5}, 5)
+    data = (b"\x80\x02c" + __name__.encode() + b"\n_Nested\n)\x81"
+            + b"C" + bytes([len(inner)]) + inner + b"b.")
+    assert _pickle.loads(data).inner == {"k": [1, 2, 3], "s": "xxxxx"}
+    for _ in range(3):
+        got = loads(data)
+        assert type(got) is _Nested and got.inner == {"k": [1, 2, 3], "s": "xxxxx"}
+    assert loads(pickle.dumps([1, "a"], 5)) == [1, "a"]
+
+
+def test_loads_options_do_not_carry_over():
+    b2 = b"\x80\x02U\x03\xe9t\xe9q\x00."
+    assert loads(b2, encoding="bytes") == b"\xe9t\xe9"
+    with pytest.raises(UnicodeDecodeError):
+        loads(b2)                      # back to ASCII/strict
+    assert loads(b2, encoding="latin1") == "été"
+    with pytest.raises(UnicodeDecodeError):
+        loads(b2)
+    # buffers= of one call are not seen by the next
+    data = pickle.dumps(pickle.PickleBuffer(b"abc"), 5, buffer_callback=lambda b: False)
+    assert bytes(loads(data, buffers=[b"abc"])) == b"abc"
+    with pytest.raises(pickle.UnpicklingError) as ours:
+        loads(data)
+    with pytest.raises(pickle.UnpicklingError) as theirs:
+        _pickle.loads(data)
+    assert str(ours.value) == str(theirs.value)
+    # Python 2 module names: fix_imports of one call is not kept
+    old = b"c__builtin__\nset\n(]tR."
+    assert loads(old) == set()
+    with pytest.raises(ModuleNotFoundError):
+        loads(old, fix_imports=False)
+    assert loads(old) == set()
+
+
+class _Tracked:
+    pass
+
+
+def test_loads_releases_memo_and_input():
+    # After loads() returns or fails, the spare Unpickler holds neither the
+    # loaded objects (memo, stack) nor the input buffer.
+    good = pickle.dumps([[_Tracked(), _Tracked()]] * 2, 4)
+    bad = good[:-2]                     # truncated after the objects are memoized
+    got = loads(good)
+    refs = [weakref.ref(o) for o in got[0]]
+    del got
+    assert [r() for r in refs] == [None, None]
+    with pytest.raises(pickle.UnpicklingError):
+        loads(bad)
+    assert [o for o in gc.get_objects() if type(o) is _Tracked] == []
+    # the input's buffer is released, success or failure: a bytearray can
+    # be resized afterwards
+    for data in (good, bad):
+        ba = bytearray(data)
+        try:
+            loads(ba)
+        except pickle.UnpicklingError:
+            pass
+        ba.extend(b"more")
+
+
+def test_loads_after_large_memo():
+    # a load with a large memo and deep stack, then small ones
+    big = list(range(100000))
+    data = pickle.dumps([[str(i)] for i in range(20000)] + [big], 4)
+    assert loads(data)[-1] == big
+    assert loads(pickle.dumps(("a", "a"), 4)) == ("a", "a")
+    deep = pickle.dumps(tuple(range(5000)), 0)   # 5000 items on the stack
+    assert loads(deep) == tuple(range(5000))
+    assert loads(b"\x80\x04K\x01.") == 1
