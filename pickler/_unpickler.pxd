@@ -37,7 +37,6 @@ cdef class Unpickler:
     cdef PyObject **_memo        # owned references (or NULL) indexed by memo key
     cdef Py_ssize_t _memo_cap    # allocated slots in _memo
     cdef Py_ssize_t _memo_top    # 1 + highest array index filled since the last clear; slots from here up are NULL
-    cdef Py_ssize_t _dict_put    # array index of the latest memo store of a dict (may be stale: compare the slot)
     cdef Py_ssize_t _memo_len    # number of entries (array + dict); next MEMOIZE index
     cdef dict _memo_dict         # entries whose index is too sparse for the array, or None
 

@@ -51,9 +51,6 @@ cdef extern from "Python.h":
     PyObject *R_List_New "PyList_New"(Py_ssize_t) except NULL
     PyObject *R_Tuple_New "PyTuple_New"(Py_ssize_t) except NULL
     PyObject *R_Dict_New "PyDict_New"() except NULL
-    PyObject *R_Dict_NewPresized "_PyDict_NewPresized"(Py_ssize_t) except NULL
-    Py_ssize_t P_REFCNT "Py_REFCNT"(PyObject *)
-    Py_ssize_t P_Dict_GET_SIZE "PyDict_GET_SIZE"(PyObject *)
     PyObject *R_Set_New "PySet_New"(PyObject *) except NULL
     PyObject *R_FrozenSet_New "PyFrozenSet_New"(PyObject *) except NULL
     PyObject *R_Iter_Next "PyIter_Next"(PyObject *)
@@ -148,7 +145,6 @@ cdef enum:
     STACK_INITIAL = 16            # initial slots of the stack
     MEMO_KEEP = 4096              # a recycled loads() Unpickler shrinks a larger memo array
     STACK_KEEP = 1024             # ... and a larger stack
-    DICT_MINUSABLE = 5            # items an empty dict holds before its first resize
     HIGHEST_PROTOCOL = 5
 
 # Opcodes (see pickletools for their documentation).
@@ -430,8 +426,6 @@ cdef int _memo_put(Unpickler u, Py_ssize_t idx, PyObject *value) except -1:
     old = u._memo[idx]
     P_INCREF(value)
     u._memo[idx] = value
-    if P_Dict_CheckExact(value):
-        u._dict_put = idx
     if old != NULL:
         P_DECREF(old)
     else:
@@ -455,8 +449,6 @@ cdef inline int _memoize(Unpickler u) except -1:
     if idx < u._memo_cap and u._memo[idx] == NULL:
         P_INCREF(top)
         u._memo[idx] = top
-        if P_Dict_CheckExact(top):
-            u._dict_put = idx
         u._memo_len = idx + 1
         if idx >= u._memo_top:
             u._memo_top = idx + 1
@@ -906,7 +898,7 @@ cdef int _load_dict(Unpickler u) except -1:
     cdef Py_ssize_t i = _pop_mark(u)
     cdef Py_ssize_t j = u._stack_len
     cdef Py_ssize_t k
-    cdef PyObject *d = R_Dict_NewPresized((j - i) // 2)
+    cdef PyObject *d = R_Dict_New()
     try:
         if (j - i) % 2 != 0:
             raise UnpicklingError("odd number of items for DICT")
@@ -1180,30 +1172,6 @@ cdef int _do_append(Unpickler u, Py_ssize_t x) except -1:
     return 0
 
 
-cdef PyObject *_presize_dict(Unpickler u, Py_ssize_t at, Py_ssize_t npairs) except NULL:
-    """The dict at stack[at], replaced by an equal one sized for *npairs* more
-    items when nobody can tell the difference: it is empty and referenced
-    only by the stack and at most the memo slot that last received a dict
-    (an empty dict is memoized right after it is made, before its items).  Setting items one
-    by one into the empty dict would resize it on the way (from 8 slots at
-    the 6th item, and repeatedly for a first batch of 1000)."""
-    cdef PyObject *d = u._stack[at]
-    cdef PyObject *nd
-    cdef Py_ssize_t refs = P_REFCNT(d)
-    cdef bint in_memo = (refs == 2 and 0 <= u._dict_put < u._memo_top
-                         and u._memo[u._dict_put] == d)
-    if P_Dict_GET_SIZE(d) != 0 or not (refs == 1 or in_memo):
-        return d
-    nd = R_Dict_NewPresized(npairs)
-    u._stack[at] = nd
-    if in_memo:
-        P_INCREF(nd)
-        u._memo[u._dict_put] = nd
-        P_DECREF(d)
-    P_DECREF(d)
-    return nd
-
-
 cdef int _do_setitems(Unpickler u, Py_ssize_t x) except -1:
     cdef Py_ssize_t n = u._stack_len
     cdef Py_ssize_t i
@@ -1216,8 +1184,6 @@ cdef int _do_setitems(Unpickler u, Py_ssize_t x) except -1:
     if (n - x) % 2 != 0:
         raise UnpicklingError("odd number of items for SETITEMS")
     d = u._stack[x - 1]
-    if (n - x) > 2 * DICT_MINUSABLE and P_Dict_CheckExact(d):
-        d = _presize_dict(u, x - 1, (n - x) // 2)
     st = u._stack
     # Loads that re-enter from user code run on their own stack, so the
     # items stay owned by this stack while the calls below run.

@@ -462,25 +462,3 @@ def test_loads_after_large_memo():
     deep = pickle.dumps(tuple(range(5000)), 0)   # 5000 items on the stack
     assert loads(deep) == tuple(range(5000))
     assert loads(b"\x80\x04K\x01.") == 1
-
-
-@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
-def test_dict_sharing_with_presized_dicts(proto):
-    # SETITEMS into an empty dict that only the stack and the memo hold
-    # fills a dict sized in advance instead; sharing and recursion must be
-    # those of the input either way.
-    big = {str(i): i for i in range(12)}
-    rec = {str(i): i for i in range(8)}
-    rec["self"] = rec                       # the dict is its own value
-    keyed = {str(i): [i] for i in range(7)}
-    data = [big, big, rec, {"k": keyed, "again": keyed}, {i: i for i in range(2500)}]
-    got = loads(pickle.dumps(data, proto))
-    assert got[0] is got[1] and got[0] == big
-    assert got[2]["self"] is got[2] and len(got[2]) == 9
-    assert got[3]["k"] is got[3]["again"] and got[3]["k"] == keyed
-    assert got[4] == data[4] and list(got[4]) == list(data[4])
-    assert repr(got) == repr(_pickle.loads(pickle.dumps(data, proto)))
-    # a memo entry made before the dict is filled stays the same object
-    u = Unpickler(io.BytesIO(pickle.dumps(big, proto)))
-    d = u.load()
-    assert d == big and any(v is d for v in u.memo.copy().values())
