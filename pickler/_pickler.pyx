@@ -672,14 +672,24 @@ is None or smaller than 5.
 
     @cython.final
     cdef void release_memo(self) noexcept:
-        """Empty the memo for the next call.  Clearing walks every slot, so a
-        table that grew past a few dozen slots is replaced by a fresh small
-        one instead: otherwise each later small call would pay for walking
-        the large table."""
-        if self.memo_table.mask >= 64:
-            self.memo_table = MemoTable.__new__(MemoTable)
-        elif self.memo_table.used:
-            self.memo_table.clear()
+        """Empty the memo for the next call.  Clearing walks every slot: a
+        table at most 8 times larger than this call's entries (plus 64) is
+        kept and cleared, so that the next call of a similar size does not
+        grow a table again from 8 slots; a larger one (left by an earlier,
+        bigger call) is replaced by a fresh table sized for this call."""
+        cdef MemoTable memo = self.memo_table
+        cdef Py_ssize_t used = memo.used
+        if memo.mask + 1 <= 8 * used + 64:
+            if used:
+                memo.clear()
+            return
+        try:
+            fresh = MemoTable.__new__(MemoTable)
+            (<MemoTable>fresh).resize(used)
+        except MemoryError:
+            memo.clear()
+            return
+        self.memo_table = fresh
 
     @cython.final
     cdef int run_dump(self, object obj, bint count_call) except -1:

@@ -336,3 +336,25 @@ def test_stubs_are_shipped_and_cover_the_api():
                  "PickleError", "PicklingError", "UnpicklingError",
                  "PickleBuffer", "HIGHEST_PROTOCOL", "DEFAULT_PROTOCOL"):
         assert name in names, name
+
+
+class _Obj:
+    pass
+
+
+@pytest.mark.parametrize("sizes", [(5, 20000, 5, 5), (20000, 20000, 3), (300, 300, 300)])
+def test_dumps_releases_memo_between_calls(sizes):
+    # dumps() keeps its memo table between calls (cleared, or replaced by
+    # one sized for the last call): it must never keep the pickled objects
+    # alive, nor let one call's memo indices leak into the next.
+    import gc
+    import weakref
+    for n in sizes:
+        objs = [_Obj() for _ in range(n)]
+        data = [objs, objs[: n // 2]]
+        out = pickler.dumps(data, 4)
+        assert out == _pickle.dumps(data, 4)
+        refs = [weakref.ref(o) for o in objs[:3]]
+        del objs, data
+        gc.collect()
+        assert [r() for r in refs] == [None] * len(refs)
