@@ -4,7 +4,8 @@
 The storage is a ``bytes`` object created uninitialised and resized with
 ``_PyBytes_Resize`` (a ``realloc``): growth is geometric (x1.5, as in CPython)
 for the stream of small opcodes, and exact when a large payload of known size
-is about to be copied in (see ``reserve_exact``), so that an in-band
+that is at least as large as the buffer's content is about to be copied in
+(see ``reserve_exact``), so that an in-band
 ``dumps()`` of a large array peaks near the size of its result instead of
 1.5 times it.  ``detach()`` shrinks the object to its length and gives it
 away; the buffer never writes into storage it has handed out.
@@ -114,14 +115,20 @@ cdef class WriteBuffer:
         """Make room for exactly `extra` more bytes plus a little slack.
 
         Used before copying a large payload: growing geometrically there
-        would leave up to half of the buffer allocated and unused.
+        would leave up to half of the buffer allocated and unused.  Exact
+        only when the payload is at least the size of the content so far.
         """
         cdef Py_ssize_t needed
         if extra > PY_SSIZE_T_MAX - self.length - WRITE_BUF_SIZE:
             raise MemoryError()
-        needed = self.length + extra
-        if needed > self.capacity:
-            self._resize(needed + WRITE_BUF_SIZE)
+        needed = self.length + extra + WRITE_BUF_SIZE
+        if needed > self.capacity + WRITE_BUF_SIZE:
+            # A payload smaller than what the buffer already holds is not
+            # the bulk of the result: grow geometrically then, so that a
+            # series of medium payloads does not reallocate for each one.
+            if extra < self.length and needed < self.capacity // 2 * 3:
+                needed = self.capacity // 2 * 3
+            self._resize(needed)
         if extra >= HUGE_PAGE_PAYLOAD:
             advise_huge_pages(self.ptr + self.length, extra)
         return 0
