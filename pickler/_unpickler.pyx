@@ -1840,7 +1840,8 @@ cdef int _release_input(Unpickler u) except -1:
     if u._has_view:
         u._has_view = False
         PyBuffer_Release(&u._view)
-    u._file_read = u._file_readline = u._file_readinto = u._file_peek = None
+    if u._file_read is not None:
+        u._file_read = u._file_readline = u._file_readinto = u._file_peek = None
     return 0
 
 
