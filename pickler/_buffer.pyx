@@ -5,10 +5,11 @@ The storage is a ``bytes`` object created uninitialised and resized with
 ``_PyBytes_Resize`` (a ``realloc``): growth is geometric (x1.5, as in CPython)
 for the stream of small opcodes, and exact when a large payload of known size
 that is at least as large as the buffer's content is about to be copied in
-(see ``reserve_exact``), so that an in-band
-``dumps()`` of a large array peaks near the size of its result instead of
-1.5 times it.  ``detach()`` shrinks the object to its length and gives it
-away; the buffer never writes into storage it has handed out.
+(see ``reserve_exact``), so that an in-band ``dumps()`` of a large array
+peaks near the size of its result instead of 1.5 times it.  ``detach()``
+sets the object's size to its length (shrinking the storage unless only a
+few KiB of slack remain) and gives it away; the buffer never writes into
+storage it has handed out.
 """
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_XDECREF
@@ -18,10 +19,13 @@ cdef extern from "Python.h":
     bytes new_bytes "PyBytes_FromStringAndSize" (const char *, Py_ssize_t)
     char *PyBytes_AS_STRING(PyObject *)
     int _PyBytes_Resize(PyObject **, Py_ssize_t) except -1
+    void Py_SET_SIZE(PyObject *, Py_ssize_t)
     const Py_ssize_t PY_SSIZE_T_MAX
 
 cdef enum:
     WRITE_BUF_SIZE = 4096
+    # detach() leaves the slack of results at least this large in place.
+    KEEP_SLACK_MIN_LENGTH = 1024 * 1024
     # Payloads this large are copied into memory the kernel is asked to back
     # with transparent huge pages: the copy into freshly allocated memory is
     # bound by page faults, and 2 MiB pages take 512 times fewer of them.
@@ -145,7 +149,18 @@ cdef class WriteBuffer:
         if self.data == NULL:
             return b""
         if self.length != self.capacity:
-            self._resize(self.length)
+            if (self.length >= KEEP_SLACK_MIN_LENGTH
+                    and self.capacity - self.length <= 2 * WRITE_BUF_SIZE):
+                # A large result keeps the few KiB of slack left by exact
+                # growth: its size is set without a realloc.  Shrinking
+                # would cost an mremap, and would hand back a smaller
+                # block than the next call of the same size asks for,
+                # which keeps glibc mapping fresh (page-faulting) memory
+                # for every call instead of reusing its heap.
+                Py_SET_SIZE(self.data, self.length)
+                self.ptr[self.length] = 0
+            else:
+                self._resize(self.length)
         result = <object>self.data
         # `result` now owns a reference; drop ours without freeing the object.
         Py_XDECREF(self.data)

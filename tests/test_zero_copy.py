@@ -253,3 +253,22 @@ def test_callback_releasing_the_buffer_is_safe():
     gc.collect()
     with kept[0].raw() as m:
         assert m.nbytes == 10000 * 8
+
+
+@pytest.mark.parametrize("n", [1 << 20, (1 << 20) + 12345, 3 << 20])
+def test_large_results_are_ordinary_bytes(n):
+    # A large dumps() result may keep a few KiB of unused storage past its
+    # end (detach() sets its size without a realloc): it must behave as any
+    # bytes object of that length, NUL-terminated, and equal C's output.
+    payload = bytes(range(256)) * (n // 256) + b"x" * (n % 256)
+    for obj in (payload, [payload, b"small"], {"a": payload, "b": payload[:1000]}):
+        for proto in (2, 4, 5):
+            ours = pickler.dumps(obj, proto)
+            ref = _pickle.dumps(obj, proto)
+            assert type(ours) is bytes and len(ours) == len(ref)
+            assert ours == ref and hash(ours) == hash(ref)
+            assert ours[-1:] == b"." and ours.endswith(ref[-100:])
+            assert pickle.loads(ours) == obj
+            # bytes methods that rely on the trailing NUL / the size
+            assert ours.find(b".", len(ours) - 1) == len(ours) - 1
+            assert (ours + b"!")[-2:] == b".!"
