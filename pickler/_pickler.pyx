@@ -317,6 +317,7 @@ is None or smaller than 5.
         self.hook_batch_setitems = None
         self.custom_dispatch = None
         self.n_custom_types = 0
+        self.dispatch_get = None
         self.per_object_hooks = False
         self.flush_before_python = False
 
@@ -639,13 +640,23 @@ is None or smaller than 5.
         self.hook_save_pers = overridden(self, cls, "save_pers", _base_save_pers)
         self.hook_batch_appends = overridden(self, cls, "_batch_appends", _base_batch_appends)
         self.hook_batch_setitems = overridden(self, cls, "_batch_setitems", _base_batch_setitems)
+        # Compared with the entries Pickler.dispatch had at import, so that
+        # entries added to Pickler.dispatch itself (dill's extend() does, as
+        # on pickle._Pickler.dispatch) count as the subclass's too.
         dispatch = getattr(cls, "dispatch", _base_dispatch)
-        if dispatch is not _base_dispatch:
+        self.custom_dispatch = None
+        self.n_custom_types = 0
+        self.dispatch_get = None
+        if dispatch is not _base_dispatch or len(_base_dispatch) != len(_original_dispatch):
             custom = {}
             for key, saver in dispatch.items():
-                if _base_dispatch.get(key, _MISSING) is not saver:
+                if _original_dispatch.get(key, _MISSING) is not saver:
                     custom[key] = saver
-            if custom:
+            if type(dispatch) is not dict:
+                # A mapping whose get() may answer for keys it does not hold.
+                self.dispatch_get = dispatch.get
+                self.custom_dispatch = custom
+            elif custom:
                 self.custom_dispatch = custom
                 self.n_custom_types = 0
                 if len(custom) <= 4 and all(type(key) is type or isinstance(key, type)
@@ -784,7 +795,13 @@ is None or smaller than 5.
         if self.custom_dispatch is not None:
             # A few custom types are compared by address; more by lookup.
             t = type(obj)
-            if self.n_custom_types:
+            if self.dispatch_get is not None:
+                custom_saver = self.dispatch_get(t)
+                if (custom_saver is not None
+                        and _original_dispatch.get(t) is not custom_saver):
+                    self.save_custom(obj, custom_saver)
+                    return 1
+            elif self.n_custom_types:
                 for i in range(self.n_custom_types):
                     if <PyObject *>t == self.custom_types[i]:
                         self.save_custom(obj, <object>PyDict_GetItem(self.custom_dispatch, t))
@@ -2025,6 +2042,7 @@ Pickler.dispatch.update({key: getattr(Pickler, func.__name__)
 del _stdlib_pickle
 
 cdef object _base_dispatch = Pickler.dispatch
+cdef dict _original_dispatch = dict(Pickler.dispatch)   # as at import
 cdef object _base_save = Pickler.save
 cdef object _base_memoize = Pickler.memoize
 cdef object _base_save_reduce = Pickler.save_reduce

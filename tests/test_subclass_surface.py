@@ -314,3 +314,69 @@ def test_save_outside_of_an_override_is_the_compiled_path():
     p.clear_memo()
     p.dump({"a": 1})
     assert f.getvalue()[len(_pickle.dumps([1], 4)):] == _pickle.dumps({"a": 1}, 4)
+
+
+class Meta(type):
+    pass
+
+
+class WithMeta(metaclass=Meta):
+    pass
+
+
+def test_dispatch_mapping_get_is_asked_for_every_type():
+    # dill's Pickler.dispatch is a dict subclass whose get() answers for
+    # every metaclass through __missing__: pickle._Pickler.save asks
+    # self.dispatch.get(type(obj)), so such a mapping must be honoured for
+    # keys it does not hold (dill's classes with a custom metaclass went to
+    # save_global and failed for local classes).
+    calls = []
+
+    def body(base):
+        class CatchMeta(dict):
+            def get(self, key, default=None):
+                try:
+                    return self[key]
+                except KeyError:
+                    return default
+
+            def __missing__(self, key):
+                if isinstance(key, type) and issubclass(key, type):
+                    return save_any_class
+                raise KeyError(key)
+
+        def save_any_class(self, obj):
+            calls.append((type(self).__mro__[1], obj))
+            self.save_reduce(str, (obj.__name__,), obj=obj)
+
+        def dispatch(base):
+            return CatchMeta(base.dispatch.copy())
+        return {"dispatch": dispatch}
+    ref, ours = both(body)
+    data = [WithMeta, WithMeta, Point, DATA]
+    assert_same(ref, ours, data)
+    assert [c for c in calls if c[0] is pickler.Pickler] != []
+    assert ([obj for base, obj in calls if base is pickler.Pickler]
+            == [obj for base, obj in calls if base is pickle._Pickler])
+
+
+def test_entries_added_to_base_dispatch_reach_subclasses():
+    # dill.extend() adds its savers to pickle._Pickler.dispatch itself; a
+    # subclass (with or without its own copy made afterwards) uses them.
+    def save_point(self, obj):
+        self.save_reduce(Point, (obj.y, obj.x), obj=obj)
+
+    saved = {base: base.dispatch.copy() for base in (pickle._Pickler, pickler.Pickler)}
+    try:
+        for base in saved:
+            base.dispatch[Point] = save_point
+        ref, ours = both(lambda base: {})
+        assert_same(ref, ours, DATA)
+        ref, ours = both(lambda base: {"dispatch": lambda b: b.dispatch.copy()})
+        assert_same(ref, ours, DATA)
+        assert dump(ours, Point(1, 2), 4) != _pickle.dumps(Point(1, 2), 4)
+    finally:
+        for base, d in saved.items():
+            base.dispatch.clear()
+            base.dispatch.update(d)
+
