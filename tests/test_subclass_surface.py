@@ -380,3 +380,33 @@ def test_entries_added_to_base_dispatch_reach_subclasses():
             base.dispatch.clear()
             base.dispatch.update(d)
 
+
+def test_current_frame_tell_counts_the_pickle_so_far():
+    # dill's trace measures each object as file.tell() +
+    # framer.current_frame.tell() before and after it.
+    sizes = {}
+
+    def body(base):
+        def save(self, obj, save_persistent_id=True):
+            frame = self.framer.current_frame
+            if frame is None:
+                pos = None
+            else:
+                pos = self._file.tell() + frame.tell()
+            sizes.setdefault(type(self).__mro__[1], []).append(pos)
+            base.save(self, obj, save_persistent_id)
+
+        def __init__(self, file, proto):
+            base.__init__(self, file, proto)
+            self._file = file
+        return {"save": save, "__init__": __init__}
+    ref, ours = both(body)
+    big = [bytes(range(256)) * 300, "s" * 70000, list(range(20000)), DATA]
+    for proto in PROTOCOLS:
+        sizes.clear()
+        assert dump(ours, big, proto) == dump(ref, big, proto)
+        assert sizes[pickler.Pickler] == sizes[pickle._Pickler], proto
+        assert (None in sizes[pickler.Pickler]) == (proto < 4)
+    f = io.BytesIO()
+    p = ours(f, 4)
+    assert p.framer.current_frame is None   # outside dump(), as in pickle
