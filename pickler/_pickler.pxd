@@ -68,6 +68,8 @@ cdef class Pickler:
                                         # dispatch entries: checked for every object
     cdef bint flush_before_python       # pickling to a file with overrides: write out
                                         # the unframed buffer before calling them
+    cdef bint pure_errors               # a subclass overrides the pure-Python surface:
+                                        # save_global fails as pickle._Pickler's does
 
     @cython.final
     cdef int setup(self, object file, object protocol, object fix_imports,

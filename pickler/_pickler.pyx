@@ -320,6 +320,7 @@ is None or smaller than 5.
         self.dispatch_get = None
         self.per_object_hooks = False
         self.flush_before_python = False
+        self.pure_errors = False
 
     def __init__(self, file, protocol=None, fix_imports=True, buffer_callback=None):
         if self.running:
@@ -608,6 +609,7 @@ is None or smaller than 5.
         self.hook_persistent_id = self.pers_func_attr
         self.use_persistent_id = self.pers_func_attr is not None
         self.use_reducer_override = False
+        self.pure_errors = False
         if cls is not Pickler:
             # A subclass may define persistent_id (method, classmethod,
             # staticmethod or instance attribute) and reducer_override.  A
@@ -664,12 +666,13 @@ is None or smaller than 5.
                     for key in custom:
                         self.custom_types[self.n_custom_types] = <PyObject *>key
                         self.n_custom_types += 1
-        self.flush_before_python = self.framer.file_write is not None and (
+        self.pure_errors = (
             self.hook_save is not None or self.custom_dispatch is not None
             or self.hook_memoize is not None or self.hook_save_reduce is not None
             or self.hook_save_global is not None or self.hook_save_pers is not None
             or self.hook_batch_appends is not None
             or self.hook_batch_setitems is not None)
+        self.flush_before_python = self.framer.file_write is not None and self.pure_errors
         return 0
 
     @cython.final
@@ -1758,19 +1761,34 @@ is None or smaller than 5.
             if name is None:
                 name = obj.__name__
         dotted_path = name.split(".")
-        if "<locals>" in dotted_path:
+        if "<locals>" in dotted_path and not self.pure_errors:
             raise AttributeError(LOCAL_OBJECT_MSG % (name,))
         module_name = whichmodule(obj, dotted_path)
-        try:
-            module = PyImport_Import(module_name)
-        except BaseException:
-            raise _PicklingError("Can't pickle %r: import of module %r failed"
-                                 % (obj, module_name))
+        if self.pure_errors:
+            # A subclass written against pickle._Pickler: its save_global
+            # turns every failed lookup (local objects too) into a
+            # PicklingError, which such subclasses catch (joblib's Hasher).
+            try:
+                module = PyImport_Import(module_name)
+                if "<locals>" in dotted_path:
+                    raise AttributeError(name)
+                found, parent = get_deep_attribute(module, dotted_path)
+                if found is _MISSING:
+                    raise AttributeError(name)
+            except (ImportError, KeyError, AttributeError):
+                raise _PicklingError("Can't pickle %r: it's not found as %s.%s"
+                                     % (obj, module_name, name)) from None
+        else:
+            try:
+                module = PyImport_Import(module_name)
+            except BaseException:
+                raise _PicklingError("Can't pickle %r: import of module %r failed"
+                                     % (obj, module_name))
+            found, parent = get_deep_attribute(module, dotted_path)
+            if found is _MISSING:
+                raise _PicklingError("Can't pickle %r: attribute lookup %s on %s failed"
+                                     % (obj, name, module_name))
         lastname = dotted_path[len(dotted_path) - 1]
-        found, parent = get_deep_attribute(module, dotted_path)
-        if found is _MISSING:
-            raise _PicklingError("Can't pickle %r: attribute lookup %s on %s failed"
-                                 % (obj, name, module_name))
         if found is not obj:
             raise _PicklingError("Can't pickle %r: it's not the same object as %s.%s"
                                  % (obj, module_name, name))

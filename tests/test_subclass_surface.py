@@ -410,3 +410,38 @@ def test_current_frame_tell_counts_the_pickle_so_far():
     f = io.BytesIO()
     p = ours(f, 4)
     assert p.framer.current_frame is None   # outside dump(), as in pickle
+
+
+def test_save_global_errors_are_pickle_errors_as_in_pickle():
+    # pickle._Pickler.save_global turns a failed lookup, local objects
+    # included, into a PicklingError: joblib's Hasher catches it to add
+    # "PicklingError while hashing".  The C pickler raises AttributeError
+    # for local objects, and so does a pickler.Pickler that does not use
+    # the pure-Python surface.
+    def local_function():
+        pass
+
+    class Local:
+        pass
+
+    def renamed():
+        pass
+    renamed.__qualname__ = "no_such_name"
+    renamed.__module__ = __name__
+
+    def body(base):
+        def save(self, obj, save_persistent_id=True):
+            base.save(self, obj, save_persistent_id)
+        return {"save": save}
+    ref, ours = both(body)
+    for obj in (local_function, Local, [1, Local], renamed):
+        for proto in PROTOCOLS:
+            with pytest.raises(pickle.PicklingError) as expected:
+                dump(ref, obj, proto)
+            with pytest.raises(pickle.PicklingError) as got:
+                dump(ours, obj, proto)
+            assert str(got.value) == str(expected.value)
+    with pytest.raises(AttributeError):
+        dump(pickler.Pickler, local_function, 4)
+    with pytest.raises(AttributeError):
+        dump(both(lambda base: {})[1], local_function, 4)
