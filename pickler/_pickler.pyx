@@ -523,9 +523,25 @@ is None or smaller than 5.
         self.batch_setitems(iter(items))
 
     property proto:
-        """The protocol in use."""
+        """The protocol in use.
+
+        Assignable, as on pickle._Pickler (cloudpickle's Pickler sets it in
+        __init__): the value is taken as the constructor takes its
+        protocol (negative: the highest) and is used by the next dump().
+        """
         def __get__(self):
             return self.proto
+
+        def __set__(self, value):
+            cdef long proto = PyLong_AsLong(value)
+            if proto < 0:
+                proto = HIGHEST_PROTOCOL
+            elif proto > HIGHEST_PROTOCOL:
+                raise ValueError("pickle protocol must be <= %d" % HIGHEST_PROTOCOL)
+            if self.running:
+                raise RuntimeError("cannot change the protocol while dump() runs")
+            self.proto = <int>proto
+            self.fix_imports = self.fix_imports and proto < 3
 
     property fix_imports:
         """Whether names are mapped to Python 2's (protocol < 3 only)."""

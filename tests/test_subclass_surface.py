@@ -445,3 +445,32 @@ def test_save_global_errors_are_pickle_errors_as_in_pickle():
         dump(pickler.Pickler, local_function, 4)
     with pytest.raises(AttributeError):
         dump(both(lambda base: {})[1], local_function, 4)
+
+
+def test_proto_is_assignable_as_on_pickle():
+    # cloudpickle's Pickler (a pickle.Pickler subclass) sets self.proto in
+    # its __init__; on pickle._Pickler the value is the protocol dump() uses.
+    class SetsProto(pickler.Pickler):
+        def __init__(self, file, protocol=None):
+            super().__init__(file, protocol=protocol)
+            self.proto = int(protocol)
+
+    class CSetsProto(_pickle.Pickler):
+        def __init__(self, file, protocol=None):
+            super().__init__(file, protocol=protocol)
+            self.proto = int(protocol)
+    for proto in PROTOCOLS:
+        assert dump(SetsProto, DATA, proto) == dump(CSetsProto, DATA, proto)
+    # a different value: the next dump() uses it (bin is left as it was)
+    for start, then in [(2, 4), (4, 2), (1, 5), (3, -1)]:
+        f1, f2 = io.BytesIO(), io.BytesIO()
+        ours, ref = pickler.Pickler(f1, start), pickle._Pickler(f2, start)
+        ours.proto = then
+        ref.proto = then if then >= 0 else pickle.HIGHEST_PROTOCOL
+        assert ours.proto == ref.proto
+        ours.dump(DATA)
+        ref.dump(DATA)
+        assert f1.getvalue() == f2.getvalue(), (start, then)
+    with pytest.raises(ValueError):
+        ours.proto = pickle.HIGHEST_PROTOCOL + 1
+
