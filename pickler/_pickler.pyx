@@ -665,7 +665,13 @@ is None or smaller than 5.
         self.custom_dispatch = None
         self.n_custom_types = 0
         self.dispatch_get = None
-        if dispatch is not _base_dispatch or len(_base_dispatch) != len(_original_dispatch):
+        if ((dispatch is not _base_dispatch
+                or len(_base_dispatch) != len(_original_dispatch))
+                and all(key in dispatch for key in _original_dispatch)):
+            # Only a `dispatch` made from Pickler.dispatch is the pure-Python
+            # surface's: a subclass written for the C pickler may have a
+            # `dispatch` of its own meaning (cloudpickle's is a ChainMap of
+            # reducers), which the C pickler ignores, and so do we.
             custom = {}
             for key, saver in dispatch.items():
                 if _original_dispatch.get(key, _MISSING) is not saver:

@@ -474,3 +474,17 @@ def test_proto_is_assignable_as_on_pickle():
     with pytest.raises(ValueError):
         ours.proto = pickle.HIGHEST_PROTOCOL + 1
 
+
+def test_dispatch_not_made_from_pickler_dispatch_is_ignored():
+    # A subclass written for the C pickler may have a `dispatch` attribute
+    # of its own meaning (cloudpickle's is a ChainMap of reducers, keyed by
+    # types the pure-Python dispatch does not hold); _pickle ignores it.
+    def reduce_point(obj):
+        return Point, (0, 0)
+
+    body = {"dispatch": collections.ChainMap({Point: reduce_point}, {complex: reduce_point})}
+    ours = type("Sub", (pickler.Pickler,), dict(body))
+    ref = type("Sub", (_pickle.Pickler,), dict(body))
+    for proto in PROTOCOLS:
+        assert dump(ours, DATA, proto) == dump(ref, DATA, proto)
+        assert dump(ours, DATA, proto) == _pickle.dumps(DATA, proto)
