@@ -418,24 +418,29 @@ is None or smaller than 5.
         """
         self._save(obj, NO_SAVE_HOOK if save_persistent_id
                    else NO_SAVE_HOOK | NO_PERSISTENT_ID)
+        self.before_python()
 
     def save_reduce(self, func, args, state=None, listitems=None,
                     dictitems=None, state_setter=None, *, obj=None):
         """Pickle the reduction (func, args, state, ...) of `obj`."""
         self._save_reduce((func, args, state, listitems, dictitems,
                            state_setter), obj, True)
+        self.before_python()
 
     def save_global(self, obj, name=None):
         """Pickle `obj` by reference (module and qualified name)."""
         self.save_global_body(obj, name)
+        self.before_python()
 
     def save_pers(self, pid):
         """Write a persistent ID reference."""
         self.write_pers(pid)
+        self.before_python()
 
     def memoize(self, obj):
         """Store `obj` in the memo and write the opcode that does it."""
         self._memoize(obj, True)
+        self.before_python()
 
     def put(self, idx):
         """The opcode (bytes) that stores memo index `idx`."""
@@ -465,62 +470,79 @@ is None or smaller than 5.
             buf_write(self.framer, <const char *>view.buf, n)
         finally:
             PyBuffer_Release(&view)
+        self.before_python()
         return n
 
     def save_none(self, obj):
         buf_write_byte(self.framer, NONE)
+        self.before_python()
 
     def save_bool(self, obj):
         self._save_bool(obj)
+        self.before_python()
 
     def save_long(self, obj):
         self._save_long(int(obj) if type(obj) is not int and type(obj) is not bool else obj)
+        self.before_python()
 
     def save_float(self, obj):
         self._save_float(float(obj))
+        self.before_python()
 
     def save_bytes(self, obj):
         require_type(obj, bytes, "save_bytes")
         self._save_bytes(obj)
+        self.before_python()
 
     def save_bytearray(self, obj):
         require_type(obj, bytearray, "save_bytearray")
         self._save_bytearray(obj)
+        self.before_python()
 
     def save_picklebuffer(self, obj):
         require_type(obj, _PickleBuffer, "save_picklebuffer")
         self._save_picklebuffer(obj)
+        self.before_python()
 
     def save_str(self, obj):
         require_type(obj, str, "save_str")
         self._save_str(obj)
+        self.before_python()
 
     def save_tuple(self, obj):
         require_type(obj, tuple, "save_tuple")
         self._save_tuple(obj)
+        self.before_python()
 
     def save_list(self, obj):
         self._save_list(obj)
+        self.before_python()
 
     def save_dict(self, obj):
         self._save_dict(obj)
+        self.before_python()
 
     def save_set(self, obj):
         self._save_set(obj)
+        self.before_python()
 
     def save_frozenset(self, obj):
         self._save_frozenset(obj)
+        self.before_python()
 
     def save_type(self, obj):
         self._save_type(obj)
+        self.before_python()
 
     def _batch_appends(self, items):
         """APPEND/APPENDS for the items of an iterable (a list's, say)."""
         self.batch_appends(iter(items))
+        self.before_python()
 
     def _batch_setitems(self, items):
         """SETITEM/SETITEMS for an iterable of (key, value) pairs."""
         self.batch_setitems(iter(items))
+        self.before_python()
 
     property proto:
         """The protocol in use.
@@ -860,10 +882,12 @@ is None or smaller than 5.
 
     @cython.final
     cdef int before_python(self) except -1:
-        """Before handing control to a Python override: without frames,
-        a pickle to a file is written as it goes, as the pure-Python pickler
-        does, so that what the override writes to the file directly lands
-        after what was pickled before it."""
+        """Before handing control to a Python override, and before a
+        method of the surface returns to one: without frames, a pickle to a
+        file is written as it goes, as the pure-Python pickler does, so that
+        what the override writes to the file directly lands after what was
+        pickled before it (joblib's NumpyPickler writes an array's data
+        right after Pickler.save(wrapper) returns)."""
         cdef Framer framer = self.framer
         if self.flush_before_python and framer.length and not framer.framing:
             framer.flush_to_file()

@@ -488,3 +488,45 @@ def test_dispatch_not_made_from_pickler_dispatch_is_ignored():
     for proto in PROTOCOLS:
         assert dump(ours, DATA, proto) == dump(ref, DATA, proto)
         assert dump(ours, DATA, proto) == _pickle.dumps(DATA, proto)
+
+
+def test_direct_writes_after_surface_calls_land_in_order_without_frames():
+    # joblib's NumpyPickler commits the frame only with protocol 4+: with
+    # protocols 0-3 it writes an array's data to the file right after
+    # Pickler.save(wrapper) returns, as pickle._Pickler writes as it goes.
+    # Each method of the surface leaves what it pickled in the file.
+    class Blob:
+        def __init__(self, data):
+            self.data = data
+
+    def body(base):
+        def save(self, obj, save_persistent_id=True):
+            if isinstance(obj, Blob):
+                base.save(self, ("blob", len(obj.data)))
+                if self.proto >= 4:
+                    self.framer.commit_frame(force=True)
+                self.file.write(obj.data)
+                self.save_reduce(Point, (1, 2), obj=None)
+                if self.proto >= 4:
+                    self.framer.commit_frame(force=True)
+                self.file.write(b"<after reduce>")
+                self.write(pickle.POP)
+                if self.proto >= 4:
+                    self.framer.commit_frame(force=True)
+                self.file.write(b"<after write>")
+                if id(Point) not in self.memo:
+                    self.save_global(Point)
+                    self.write(pickle.POP)
+                    self.file.write(b"<after global>")
+                return
+            base.save(self, obj, save_persistent_id)
+
+        def __init__(self, file, protocol=None):
+            base.__init__(self, file, protocol)
+            self.file = file
+        return {"save": save, "__init__": __init__}
+    ref, ours = both(body)
+    obj = ["head", Blob(b"\x00RAW" * 10), {"tail": [1, 2]}, Blob(b"X" * 70000), "end"]
+    for proto in PROTOCOLS:
+        assert dump(ours, obj, proto, file=io.BytesIO()).getvalue() == \
+            dump(ref, obj, proto, file=io.BytesIO()).getvalue(), proto
