@@ -2099,11 +2099,21 @@ def _default_persistent_id(self, obj):
 _PERSISTENT_ID_PROPERTY = Pickler.__dict__["persistent_id"]
 
 # Pickler.dispatch has the keys of the running version's pickle._Pickler
-# dispatch, each mapped to the method of the same name.
+# dispatch, each mapped to the method of the same name as pickle's saver.
+# By type, not by the savers found there: a library imported first may have
+# put its own savers into pickle._Pickler.dispatch (dill.extend() does).
 import pickle as _stdlib_pickle
-Pickler.dispatch.update({key: getattr(Pickler, func.__name__)
-                         for key, func in _stdlib_pickle._Pickler.dispatch.items()})
-del _stdlib_pickle
+_STDLIB_SAVERS = {
+    _NoneType: "save_none", bool: "save_bool", int: "save_long",
+    float: "save_float", bytes: "save_bytes", bytearray: "save_bytearray",
+    PickleBuffer: "save_picklebuffer", str: "save_str", tuple: "save_tuple",
+    list: "save_list", dict: "save_dict", set: "save_set",
+    frozenset: "save_frozenset", FunctionType: "save_global", type: "save_type",
+}
+Pickler.dispatch.update({key: getattr(Pickler, name)
+                         for key, name in _STDLIB_SAVERS.items()
+                         if key in _stdlib_pickle._Pickler.dispatch})
+del _stdlib_pickle, _STDLIB_SAVERS
 
 cdef object _base_dispatch = Pickler.dispatch
 cdef dict _original_dispatch = dict(Pickler.dispatch)   # as at import

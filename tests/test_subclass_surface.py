@@ -9,7 +9,10 @@ pure-Python picklers write different bytes for built-ins (containers of
 """
 import collections
 import io
+import os
 import pickle
+import subprocess
+import sys
 
 import _pickle
 import pytest
@@ -530,3 +533,29 @@ def test_direct_writes_after_surface_calls_land_in_order_without_frames():
     for proto in PROTOCOLS:
         assert dump(ours, obj, proto, file=io.BytesIO()).getvalue() == \
             dump(ref, obj, proto, file=io.BytesIO()).getvalue(), proto
+
+
+def test_import_after_a_library_extended_pickles_dispatch():
+    # dill.extend() (run when dill is imported) puts dill's savers into
+    # pickle._Pickler.dispatch, new types and replacements: importing
+    # pickler afterwards failed (AttributeError: no 'save_module_dict').
+    script = """if True:
+        import pickle
+        stock = {key: func.__name__ for key, func in pickle._Pickler.dispatch.items()}
+        def save_module_dict(pickler, obj): pass
+        def save_complex(pickler, obj): pass
+        pickle._Pickler.dispatch[dict] = save_module_dict
+        pickle._Pickler.dispatch[complex] = save_complex
+        import pickler
+        ours = {key: func.__name__ for key, func in pickler.Pickler.dispatch.items()}
+        assert ours == stock, (ours, stock)
+        print("ok")
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(pickler.__file__)))]
+        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "ok"
