@@ -1968,7 +1968,6 @@ cdef str _S_GETSTATE = "__getstate__"
 cdef str _S_CLASS = "__class__"
 cdef str _S_GETNEWARGS = "__getnewargs__"
 cdef str _S_GETNEWARGS_EX = "__getnewargs_ex__"
-cdef str _S_SLOTS = "__slots__"
 cdef str _S_SLOTNAMES = "__slotnames__"
 cdef object _copyreg_slotnames = copyreg._slotnames
 # Py_TPFLAGS_MANAGED_DICT (3.11+): the dict pointer lives outside tp_basicsize.
@@ -2003,7 +2002,6 @@ cdef list plain_instance_slotnames(type t, object obj):
     cdef tuple mro
     cdef Py_ssize_t i, n, expected_size
     cdef object base
-    cdef bint has_slots = False
     cdef PyObject *cached
     if not (tp.tp_flags & Py_TPFLAGS_HEAPTYPE) or tp.tp_itemsize != 0 or tp.tp_new == NULL:
         return None
@@ -2025,8 +2023,6 @@ cdef list plain_instance_slotnames(type t, object obj):
         base = <object>PyTuple_GET_ITEM(mro, i)
         if not ((<PyTypeObject *>base).tp_flags & Py_TPFLAGS_HEAPTYPE):
             return None
-        if PyDict_GetItem(<object>(<PyTypeObject *>base).tp_dict, _S_SLOTS) != NULL:
-            has_slots = True
     if <object>PyTuple_GET_ITEM(mro, n - 1) is not object:
         return None
     # The instance's own attributes take precedence over the class's
@@ -2041,14 +2037,14 @@ cdef list plain_instance_slotnames(type t, object obj):
             return None
     # Slot names as object's __getstate__ gets them: the __slotnames__
     # cached in the class's own dict, else copyreg._slotnames(), which
-    # computes them from __slots__ (and caches them).
+    # computes them from __slots__ and caches them in the class, also when
+    # there are none (a class pickled by value afterwards, as cloudpickle
+    # does, holds __slotnames__ then; so once per class).
     cached = PyDict_GetItem(<object>tp.tp_dict, _S_SLOTNAMES)
     if cached != NULL:
         names = <object>cached
-    elif has_slots:
-        names = _copyreg_slotnames(t)
     else:
-        names = _NO_SLOTNAMES
+        names = _copyreg_slotnames(t)
     if names is None:
         names = _NO_SLOTNAMES
     elif type(names) is not list:
