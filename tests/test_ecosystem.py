@@ -393,25 +393,42 @@ def test_cloudpickle_round_trips_and_bytes_equal_stock(tmp_path):
 # ---------------------------------------------------------------------------
 # The libraries' own test-suites, stock and swapped.
 
-def run_pytest_suite(tmp_path, mode, check, args, cwd=None, extra_path=()):
-    """Run pytest on a library's tests; returns the report of eco_plugin."""
+def run_pytest_suite(tmp_path, mode, check, args, source=None, extra_path=()):
+    """Run pytest on a library's tests: from its source tree `source` with
+    its own configuration, else (tests of an installed package) with an
+    empty one.  Returns the report of eco_plugin."""
     report = tmp_path / ("report-%s.json" % mode)
-    ini = tmp_path / "pytest.ini"
-    ini.write_text("[pytest]\n")   # neither our configuration nor theirs
     env = eco_env(mode, check)
     env["PICKLER_ECO_REPORT"] = str(report)
     if extra_path:
         env["PYTHONPATH"] = os.pathsep.join(list(extra_path) + [env["PYTHONPATH"]])
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "eco_plugin",
-           "-p", "no:cacheprovider", "-c", str(ini), "--rootdir", str(cwd or tmp_path),
-           "-o", "addopts=", "--basetemp", str(tmp_path / ("tmp-" + mode))] + args
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "eco_plugin", "-p", "no:cacheprovider",
+           "--basetemp", str(tmp_path / ("tmp-" + mode))]
+    if source is None:
+        ini = tmp_path / "pytest.ini"
+        ini.write_text("[pytest]\n")   # not our configuration
+        cmd += ["-c", str(ini), "--rootdir", str(tmp_path)]
+    cmd += args
+    cwd = source or tmp_path
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                          cwd=str(cwd or tmp_path), env=env)
+                          cwd=str(cwd), env=env, stdin=subprocess.DEVNULL)
     assert report.exists(), "no report (%s):\n%s\n%s" % (
         mode, proc.stdout[-3000:], proc.stderr[-3000:])
     result = json.loads(report.read_text())
     result["output"] = proc.stdout[-3000:]
     return result
+
+
+def summary(name, stock, swapped):
+    """Printed (see it with -rP): the counts docs/subclassing.md quotes."""
+    def counts(r):
+        return "%d passed, %d failed, %d skipped" % (
+            len(r["passed"]), len(r["failed"]), len(r["skipped"]))
+    print("%s on Python %d.%d: stock %s; swapped %s" % (
+        name, sys.version_info[0], sys.version_info[1], counts(stock), counts(swapped)))
+    for nodeid in sorted(set(stock["failed"]) | set(swapped["failed"])):
+        print("  failed %s%s" % (nodeid, "" if nodeid in swapped["failed"]
+                                 else " (stock only)"))
 
 
 def assert_no_new_failures(stock, swapped, check, min_passed):
@@ -446,6 +463,9 @@ def test_dill_own_suite(tmp_path):
             outcome[mode, script] = (proc.returncode, proc.stderr[-2000:])
     failed = {mode: {s for s in scripts if outcome[mode, s][0] != 0}
               for mode in ("stock", "py")}
+    summary("dill's test scripts", *[
+        {"passed": [s for s in scripts if s not in failed[mode]],
+         "failed": sorted(failed[mode]), "skipped": []} for mode in ("stock", "py")])
     new = sorted(failed["py"] - failed["stock"])
     assert new == [], "\n\n".join("%s:\n%s" % (s, outcome["py", s][1]) for s in new)
     assert len(scripts) - len(failed["py"]) >= 25
@@ -463,6 +483,7 @@ def test_joblib_own_suite(tmp_path):
     args = [os.path.join(tests_dir, m) for m in JOBLIB_MODULES]
     stock = run_pytest_suite(tmp_path, "stock", JOBLIB, args)
     swapped = run_pytest_suite(tmp_path, "py", JOBLIB, args)
+    summary("joblib " + ", ".join(JOBLIB_MODULES), stock, swapped)
     assert_no_new_failures(stock, swapped, JOBLIB, min_passed=600)
 
 
@@ -477,10 +498,14 @@ def test_cloudpickle_own_suite(tmp_path):
         pytest.skip("PICKLER_CLOUDPICKLE_SOURCE not set (cloudpickle's tests "
                     "are only in its source tree)")
     pytest.importorskip("psutil")   # cloudpickle's tests/testutils.py needs it
-    args = [os.path.join(source, "tests")]
-    extra = [os.path.join(source, "tests", "cloudpickle_testpkg")]
-    stock = run_pytest_suite(tmp_path, "stock", CLOUDPICKLE, args, cwd=source,
+    args = ["tests"]
+    # as its tox.ini has it, and its test package (installed by its
+    # dev-requirements.txt)
+    extra = [source, os.path.join(source, "tests"),
+             os.path.join(source, "tests", "cloudpickle_testpkg")]
+    stock = run_pytest_suite(tmp_path, "stock", CLOUDPICKLE, args, source=source,
                              extra_path=extra)
-    swapped = run_pytest_suite(tmp_path, "c", CLOUDPICKLE, args, cwd=source,
+    swapped = run_pytest_suite(tmp_path, "c", CLOUDPICKLE, args, source=source,
                                extra_path=extra)
+    summary("cloudpickle's tests/", stock, swapped)
     assert_no_new_failures(stock, swapped, CLOUDPICKLE, min_passed=200)
