@@ -85,6 +85,22 @@ cdef class Framer(WriteBuffer):
             self.flush_to_file()
             self.allocate(self.flush_capacity)
 
+    property current_frame:
+        """While frames are in use (protocol 4+, inside dump()), a view on
+        the open frame whose tell() is the number of bytes it holds, as
+        pickle._Pickler's framer.current_frame (a BytesIO); else None.
+
+        file.tell() + current_frame.tell() is the size of the pickle so
+        far, as dill's trace computes it: what is buffered and not yet in
+        the file is counted in the frame.
+        """
+        def __get__(self):
+            if not self.framing:
+                return None
+            view = FrameView.__new__(FrameView)
+            (<FrameView>view).framer = self
+            return view
+
     cdef int start_framing(self) except -1:
         self.framing = True
         return self.open_frame()
@@ -159,3 +175,17 @@ cdef class Framer(WriteBuffer):
         if framing:
             self.open_frame()
         return 0
+
+
+cdef class FrameView:
+    """Framer.current_frame: tell() (and len()) of the open frame."""
+    cdef Framer framer
+
+    def tell(self):
+        cdef Framer framer = self.framer
+        if framer.frame_start >= 0:
+            return framer.length - FRAME_HEADER_SIZE
+        return framer.length
+
+    def __len__(self):
+        return self.tell()

@@ -58,12 +58,18 @@ cdef class Pickler:
     cdef PyObject *custom_types[4]      # the keys of custom_dispatch when there are at
                                         # most 4 (borrowed: custom_dispatch holds them)
     cdef int n_custom_types             # how many of custom_types are in use (0: look up)
+    cdef object dispatch_get            # the bound get() of a subclass's `dispatch` that is
+                                        # not a plain dict (dill's catches metaclasses in
+                                        # __missing__), asked for every object as
+                                        # pickle._Pickler.save does; else None
     cdef list plain_slotnames           # reduce_value_of() -> save_other(): slot names
                                         # of a plain instance
     cdef bint per_object_hooks          # persistent_id, a save() override or custom
                                         # dispatch entries: checked for every object
     cdef bint flush_before_python       # pickling to a file with overrides: write out
                                         # the unframed buffer before calling them
+    cdef bint pure_errors               # a subclass overrides the pure-Python surface:
+                                        # save_global fails as pickle._Pickler's does
 
     @cython.final
     cdef int setup(self, object file, object protocol, object fix_imports,

@@ -317,8 +317,10 @@ is None or smaller than 5.
         self.hook_batch_setitems = None
         self.custom_dispatch = None
         self.n_custom_types = 0
+        self.dispatch_get = None
         self.per_object_hooks = False
         self.flush_before_python = False
+        self.pure_errors = False
 
     def __init__(self, file, protocol=None, fix_imports=True, buffer_callback=None):
         if self.running:
@@ -416,24 +418,29 @@ is None or smaller than 5.
         """
         self._save(obj, NO_SAVE_HOOK if save_persistent_id
                    else NO_SAVE_HOOK | NO_PERSISTENT_ID)
+        self.before_python()
 
     def save_reduce(self, func, args, state=None, listitems=None,
                     dictitems=None, state_setter=None, *, obj=None):
         """Pickle the reduction (func, args, state, ...) of `obj`."""
         self._save_reduce((func, args, state, listitems, dictitems,
                            state_setter), obj, True)
+        self.before_python()
 
     def save_global(self, obj, name=None):
         """Pickle `obj` by reference (module and qualified name)."""
         self.save_global_body(obj, name)
+        self.before_python()
 
     def save_pers(self, pid):
         """Write a persistent ID reference."""
         self.write_pers(pid)
+        self.before_python()
 
     def memoize(self, obj):
         """Store `obj` in the memo and write the opcode that does it."""
         self._memoize(obj, True)
+        self.before_python()
 
     def put(self, idx):
         """The opcode (bytes) that stores memo index `idx`."""
@@ -463,67 +470,100 @@ is None or smaller than 5.
             buf_write(self.framer, <const char *>view.buf, n)
         finally:
             PyBuffer_Release(&view)
+        self.before_python()
         return n
 
     def save_none(self, obj):
         buf_write_byte(self.framer, NONE)
+        self.before_python()
 
     def save_bool(self, obj):
         self._save_bool(obj)
+        self.before_python()
 
     def save_long(self, obj):
         self._save_long(int(obj) if type(obj) is not int and type(obj) is not bool else obj)
+        self.before_python()
 
     def save_float(self, obj):
         self._save_float(float(obj))
+        self.before_python()
 
     def save_bytes(self, obj):
         require_type(obj, bytes, "save_bytes")
         self._save_bytes(obj)
+        self.before_python()
 
     def save_bytearray(self, obj):
         require_type(obj, bytearray, "save_bytearray")
         self._save_bytearray(obj)
+        self.before_python()
 
     def save_picklebuffer(self, obj):
         require_type(obj, _PickleBuffer, "save_picklebuffer")
         self._save_picklebuffer(obj)
+        self.before_python()
 
     def save_str(self, obj):
         require_type(obj, str, "save_str")
         self._save_str(obj)
+        self.before_python()
 
     def save_tuple(self, obj):
         require_type(obj, tuple, "save_tuple")
         self._save_tuple(obj)
+        self.before_python()
 
     def save_list(self, obj):
         self._save_list(obj)
+        self.before_python()
 
     def save_dict(self, obj):
         self._save_dict(obj)
+        self.before_python()
 
     def save_set(self, obj):
         self._save_set(obj)
+        self.before_python()
 
     def save_frozenset(self, obj):
         self._save_frozenset(obj)
+        self.before_python()
 
     def save_type(self, obj):
         self._save_type(obj)
+        self.before_python()
 
     def _batch_appends(self, items):
         """APPEND/APPENDS for the items of an iterable (a list's, say)."""
         self.batch_appends(iter(items))
+        self.before_python()
 
     def _batch_setitems(self, items):
         """SETITEM/SETITEMS for an iterable of (key, value) pairs."""
         self.batch_setitems(iter(items))
+        self.before_python()
 
     property proto:
-        """The protocol in use."""
+        """The protocol in use.
+
+        Assignable, as on pickle._Pickler (cloudpickle's Pickler sets it in
+        __init__): the value is taken as the constructor takes its
+        protocol (negative: the highest) and is used by the next dump().
+        """
         def __get__(self):
             return self.proto
+
+        def __set__(self, value):
+            cdef long proto = PyLong_AsLong(value)
+            if proto < 0:
+                proto = HIGHEST_PROTOCOL
+            elif proto > HIGHEST_PROTOCOL:
+                raise ValueError("pickle protocol must be <= %d" % HIGHEST_PROTOCOL)
+            if self.running:
+                raise RuntimeError("cannot change the protocol while dump() runs")
+            self.proto = <int>proto
+            self.fix_imports = self.fix_imports and proto < 3
 
     property fix_imports:
         """Whether names are mapped to Python 2's (protocol < 3 only)."""
@@ -607,6 +647,7 @@ is None or smaller than 5.
         self.hook_persistent_id = self.pers_func_attr
         self.use_persistent_id = self.pers_func_attr is not None
         self.use_reducer_override = False
+        self.pure_errors = False
         if cls is not Pickler:
             # A subclass may define persistent_id (method, classmethod,
             # staticmethod or instance attribute) and reducer_override.  A
@@ -639,13 +680,29 @@ is None or smaller than 5.
         self.hook_save_pers = overridden(self, cls, "save_pers", _base_save_pers)
         self.hook_batch_appends = overridden(self, cls, "_batch_appends", _base_batch_appends)
         self.hook_batch_setitems = overridden(self, cls, "_batch_setitems", _base_batch_setitems)
+        # Compared with the entries Pickler.dispatch had at import, so that
+        # entries added to Pickler.dispatch itself (dill's extend() does, as
+        # on pickle._Pickler.dispatch) count as the subclass's too.
         dispatch = getattr(cls, "dispatch", _base_dispatch)
-        if dispatch is not _base_dispatch:
+        self.custom_dispatch = None
+        self.n_custom_types = 0
+        self.dispatch_get = None
+        if ((dispatch is not _base_dispatch
+                or len(_base_dispatch) != len(_original_dispatch))
+                and all(key in dispatch for key in _original_dispatch)):
+            # Only a `dispatch` made from Pickler.dispatch is the pure-Python
+            # surface's: a subclass written for the C pickler may have a
+            # `dispatch` of its own meaning (cloudpickle's is a ChainMap of
+            # reducers), which the C pickler ignores, and so do we.
             custom = {}
             for key, saver in dispatch.items():
-                if _base_dispatch.get(key, _MISSING) is not saver:
+                if _original_dispatch.get(key, _MISSING) is not saver:
                     custom[key] = saver
-            if custom:
+            if type(dispatch) is not dict:
+                # A mapping whose get() may answer for keys it does not hold.
+                self.dispatch_get = dispatch.get
+                self.custom_dispatch = custom
+            elif custom:
                 self.custom_dispatch = custom
                 self.n_custom_types = 0
                 if len(custom) <= 4 and all(type(key) is type or isinstance(key, type)
@@ -653,12 +710,13 @@ is None or smaller than 5.
                     for key in custom:
                         self.custom_types[self.n_custom_types] = <PyObject *>key
                         self.n_custom_types += 1
-        self.flush_before_python = self.framer.file_write is not None and (
+        self.pure_errors = (
             self.hook_save is not None or self.custom_dispatch is not None
             or self.hook_memoize is not None or self.hook_save_reduce is not None
             or self.hook_save_global is not None or self.hook_save_pers is not None
             or self.hook_batch_appends is not None
             or self.hook_batch_setitems is not None)
+        self.flush_before_python = self.framer.file_write is not None and self.pure_errors
         return 0
 
     @cython.final
@@ -794,7 +852,13 @@ is None or smaller than 5.
         if self.custom_dispatch is not None:
             # A few custom types are compared by address; more by lookup.
             t = type(obj)
-            if self.n_custom_types:
+            if self.dispatch_get is not None:
+                custom_saver = self.dispatch_get(t)
+                if (custom_saver is not None
+                        and _original_dispatch.get(t) is not custom_saver):
+                    self.save_custom(obj, custom_saver)
+                    return 1
+            elif self.n_custom_types:
                 for i in range(self.n_custom_types):
                     if <PyObject *>t == self.custom_types[i]:
                         self.save_custom(obj, <object>PyDict_GetItem(self.custom_dispatch, t))
@@ -828,10 +892,12 @@ is None or smaller than 5.
 
     @cython.final
     cdef int before_python(self) except -1:
-        """Before handing control to a Python override: without frames,
-        a pickle to a file is written as it goes, as the pure-Python pickler
-        does, so that what the override writes to the file directly lands
-        after what was pickled before it."""
+        """Before handing control to a Python override, and before a
+        method of the surface returns to one: without frames, a pickle to a
+        file is written as it goes, as the pure-Python pickler does, so that
+        what the override writes to the file directly lands after what was
+        pickled before it (joblib's NumpyPickler writes an array's data
+        right after Pickler.save(wrapper) returns)."""
         cdef Framer framer = self.framer
         if self.flush_before_python and framer.length and not framer.framing:
             framer.flush_to_file()
@@ -1751,19 +1817,34 @@ is None or smaller than 5.
             if name is None:
                 name = obj.__name__
         dotted_path = name.split(".")
-        if "<locals>" in dotted_path:
+        if "<locals>" in dotted_path and not self.pure_errors:
             raise AttributeError(LOCAL_OBJECT_MSG % (name,))
         module_name = whichmodule(obj, dotted_path)
-        try:
-            module = PyImport_Import(module_name)
-        except BaseException:
-            raise _PicklingError("Can't pickle %r: import of module %r failed"
-                                 % (obj, module_name))
+        if self.pure_errors:
+            # A subclass written against pickle._Pickler: its save_global
+            # turns every failed lookup (local objects too) into a
+            # PicklingError, which such subclasses catch (joblib's Hasher).
+            try:
+                module = PyImport_Import(module_name)
+                if "<locals>" in dotted_path:
+                    raise AttributeError(name)
+                found, parent = get_deep_attribute(module, dotted_path)
+                if found is _MISSING:
+                    raise AttributeError(name)
+            except (ImportError, KeyError, AttributeError):
+                raise _PicklingError("Can't pickle %r: it's not found as %s.%s"
+                                     % (obj, module_name, name)) from None
+        else:
+            try:
+                module = PyImport_Import(module_name)
+            except BaseException:
+                raise _PicklingError("Can't pickle %r: import of module %r failed"
+                                     % (obj, module_name))
+            found, parent = get_deep_attribute(module, dotted_path)
+            if found is _MISSING:
+                raise _PicklingError("Can't pickle %r: attribute lookup %s on %s failed"
+                                     % (obj, name, module_name))
         lastname = dotted_path[len(dotted_path) - 1]
-        found, parent = get_deep_attribute(module, dotted_path)
-        if found is _MISSING:
-            raise _PicklingError("Can't pickle %r: attribute lookup %s on %s failed"
-                                 % (obj, name, module_name))
         if found is not obj:
             raise _PicklingError("Can't pickle %r: it's not the same object as %s.%s"
                                  % (obj, module_name, name))
@@ -1897,7 +1978,6 @@ cdef str _S_GETSTATE = "__getstate__"
 cdef str _S_CLASS = "__class__"
 cdef str _S_GETNEWARGS = "__getnewargs__"
 cdef str _S_GETNEWARGS_EX = "__getnewargs_ex__"
-cdef str _S_SLOTS = "__slots__"
 cdef str _S_SLOTNAMES = "__slotnames__"
 cdef object _copyreg_slotnames = copyreg._slotnames
 # Py_TPFLAGS_MANAGED_DICT (3.11+): the dict pointer lives outside tp_basicsize.
@@ -1932,7 +2012,6 @@ cdef list plain_instance_slotnames(type t, object obj):
     cdef tuple mro
     cdef Py_ssize_t i, n, expected_size
     cdef object base
-    cdef bint has_slots = False
     cdef PyObject *cached
     if not (tp.tp_flags & Py_TPFLAGS_HEAPTYPE) or tp.tp_itemsize != 0 or tp.tp_new == NULL:
         return None
@@ -1954,8 +2033,6 @@ cdef list plain_instance_slotnames(type t, object obj):
         base = <object>PyTuple_GET_ITEM(mro, i)
         if not ((<PyTypeObject *>base).tp_flags & Py_TPFLAGS_HEAPTYPE):
             return None
-        if PyDict_GetItem(<object>(<PyTypeObject *>base).tp_dict, _S_SLOTS) != NULL:
-            has_slots = True
     if <object>PyTuple_GET_ITEM(mro, n - 1) is not object:
         return None
     # The instance's own attributes take precedence over the class's
@@ -1970,14 +2047,14 @@ cdef list plain_instance_slotnames(type t, object obj):
             return None
     # Slot names as object's __getstate__ gets them: the __slotnames__
     # cached in the class's own dict, else copyreg._slotnames(), which
-    # computes them from __slots__ (and caches them).
+    # computes them from __slots__ and caches them in the class, also when
+    # there are none (a class pickled by value afterwards, as cloudpickle
+    # does, holds __slotnames__ then; so once per class).
     cached = PyDict_GetItem(<object>tp.tp_dict, _S_SLOTNAMES)
     if cached != NULL:
         names = <object>cached
-    elif has_slots:
-        names = _copyreg_slotnames(t)
     else:
-        names = _NO_SLOTNAMES
+        names = _copyreg_slotnames(t)
     if names is None:
         names = _NO_SLOTNAMES
     elif type(names) is not list:
@@ -2028,13 +2105,24 @@ def _default_persistent_id(self, obj):
 _PERSISTENT_ID_PROPERTY = Pickler.__dict__["persistent_id"]
 
 # Pickler.dispatch has the keys of the running version's pickle._Pickler
-# dispatch, each mapped to the method of the same name.
+# dispatch, each mapped to the method of the same name as pickle's saver.
+# By type, not by the savers found there: a library imported first may have
+# put its own savers into pickle._Pickler.dispatch (dill.extend() does).
 import pickle as _stdlib_pickle
-Pickler.dispatch.update({key: getattr(Pickler, func.__name__)
-                         for key, func in _stdlib_pickle._Pickler.dispatch.items()})
-del _stdlib_pickle
+_STDLIB_SAVERS = {
+    _NoneType: "save_none", bool: "save_bool", int: "save_long",
+    float: "save_float", bytes: "save_bytes", bytearray: "save_bytearray",
+    PickleBuffer: "save_picklebuffer", str: "save_str", tuple: "save_tuple",
+    list: "save_list", dict: "save_dict", set: "save_set",
+    frozenset: "save_frozenset", FunctionType: "save_global", type: "save_type",
+}
+Pickler.dispatch.update({key: getattr(Pickler, name)
+                         for key, name in _STDLIB_SAVERS.items()
+                         if key in _stdlib_pickle._Pickler.dispatch})
+del _stdlib_pickle, _STDLIB_SAVERS
 
 cdef object _base_dispatch = Pickler.dispatch
+cdef dict _original_dispatch = dict(Pickler.dispatch)   # as at import
 cdef object _base_save = Pickler.save
 cdef object _base_memoize = Pickler.memoize
 cdef object _base_save_reduce = Pickler.save_reduce

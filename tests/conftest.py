@@ -34,6 +34,10 @@ def pytest_configure(config):
     config.addinivalue_line(
         "filterwarnings",
         "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning")
+    config.addinivalue_line(
+        "markers",
+        "ecosystem: runs a library's own test-suite stock and with pickler.Pickler "
+        "as its Pickler's base (test_ecosystem.py; slow)")
 
 
 def pytest_report_header(config):

@@ -352,3 +352,37 @@ def test_deep_data_in_a_thread_with_a_small_stack():
         threading.stack_size(old)
     assert outcome == ["RecursionError"]
     assert pickler.dumps([1, 2]) == _pickle.dumps([1, 2])
+
+
+def test_pickling_an_instance_caches_slotnames_in_its_class_as_pickle_does():
+    # object.__reduce_ex__(2+) stores copyreg._slotnames() in the class
+    # (__slotnames__, [] without __slots__); cloudpickle pickles a dynamic
+    # class's __dict__ by value, so its pickle of an instance holds them.
+    def classes():
+        class NoSlots:
+            def __init__(self):
+                self.a = 1
+
+        class WithSlots:
+            __slots__ = ("x", "__weakref__")
+
+        class SubWithSlots(NoSlots):
+            __slots__ = ("y",)
+        return NoSlots, WithSlots, SubWithSlots
+
+    for proto in PROTOCOLS:
+        seen = {}
+        for mod in (_pickle, pickler):
+            found = []
+            for cls in classes():
+                assert "__slotnames__" not in cls.__dict__
+                error = None
+                try:
+                    mod.dumps(cls(), proto)
+                except Exception as exc:   # local classes: after the reduction
+                    error = type(exc).__name__
+                found.append((cls.__dict__.get("__slotnames__", "absent"), error))
+            seen[mod] = found
+        assert seen[pickler] == seen[_pickle], proto
+        if proto >= 2:
+            assert "absent" not in [names for names, _ in seen[pickler]]

@@ -9,7 +9,10 @@ pure-Python picklers write different bytes for built-ins (containers of
 """
 import collections
 import io
+import os
 import pickle
+import subprocess
+import sys
 
 import _pickle
 import pytest
@@ -314,3 +317,245 @@ def test_save_outside_of_an_override_is_the_compiled_path():
     p.clear_memo()
     p.dump({"a": 1})
     assert f.getvalue()[len(_pickle.dumps([1], 4)):] == _pickle.dumps({"a": 1}, 4)
+
+
+class Meta(type):
+    pass
+
+
+class WithMeta(metaclass=Meta):
+    pass
+
+
+def test_dispatch_mapping_get_is_asked_for_every_type():
+    # dill's Pickler.dispatch is a dict subclass whose get() answers for
+    # every metaclass through __missing__: pickle._Pickler.save asks
+    # self.dispatch.get(type(obj)), so such a mapping must be honoured for
+    # keys it does not hold (dill's classes with a custom metaclass went to
+    # save_global and failed for local classes).
+    calls = []
+
+    def body(base):
+        class CatchMeta(dict):
+            def get(self, key, default=None):
+                try:
+                    return self[key]
+                except KeyError:
+                    return default
+
+            def __missing__(self, key):
+                if isinstance(key, type) and issubclass(key, type):
+                    return save_any_class
+                raise KeyError(key)
+
+        def save_any_class(self, obj):
+            calls.append((type(self).__mro__[1], obj))
+            self.save_reduce(str, (obj.__name__,), obj=obj)
+
+        def dispatch(base):
+            return CatchMeta(base.dispatch.copy())
+        return {"dispatch": dispatch}
+    ref, ours = both(body)
+    data = [WithMeta, WithMeta, Point, DATA]
+    assert_same(ref, ours, data)
+    assert [c for c in calls if c[0] is pickler.Pickler] != []
+    assert ([obj for base, obj in calls if base is pickler.Pickler]
+            == [obj for base, obj in calls if base is pickle._Pickler])
+
+
+def test_entries_added_to_base_dispatch_reach_subclasses():
+    # dill.extend() adds its savers to pickle._Pickler.dispatch itself; a
+    # subclass (with or without its own copy made afterwards) uses them.
+    def save_point(self, obj):
+        self.save_reduce(Point, (obj.y, obj.x), obj=obj)
+
+    saved = {base: base.dispatch.copy() for base in (pickle._Pickler, pickler.Pickler)}
+    try:
+        for base in saved:
+            base.dispatch[Point] = save_point
+        ref, ours = both(lambda base: {})
+        assert_same(ref, ours, DATA)
+        ref, ours = both(lambda base: {"dispatch": lambda b: b.dispatch.copy()})
+        assert_same(ref, ours, DATA)
+        assert dump(ours, Point(1, 2), 4) != _pickle.dumps(Point(1, 2), 4)
+    finally:
+        for base, d in saved.items():
+            base.dispatch.clear()
+            base.dispatch.update(d)
+
+
+def test_current_frame_tell_counts_the_pickle_so_far():
+    # dill's trace measures each object as file.tell() +
+    # framer.current_frame.tell() before and after it.
+    sizes = {}
+
+    def body(base):
+        def save(self, obj, save_persistent_id=True):
+            frame = self.framer.current_frame
+            if frame is None:
+                pos = None
+            else:
+                pos = self._file.tell() + frame.tell()
+            sizes.setdefault(type(self).__mro__[1], []).append(pos)
+            base.save(self, obj, save_persistent_id)
+
+        def __init__(self, file, proto):
+            base.__init__(self, file, proto)
+            self._file = file
+        return {"save": save, "__init__": __init__}
+    ref, ours = both(body)
+    big = [bytes(range(256)) * 300, "s" * 70000, list(range(20000)), DATA]
+    for proto in PROTOCOLS:
+        sizes.clear()
+        assert dump(ours, big, proto) == dump(ref, big, proto)
+        assert sizes[pickler.Pickler] == sizes[pickle._Pickler], proto
+        assert (None in sizes[pickler.Pickler]) == (proto < 4)
+    f = io.BytesIO()
+    p = ours(f, 4)
+    assert p.framer.current_frame is None   # outside dump(), as in pickle
+
+
+def test_save_global_errors_are_pickle_errors_as_in_pickle():
+    # pickle._Pickler.save_global turns a failed lookup, local objects
+    # included, into a PicklingError: joblib's Hasher catches it to add
+    # "PicklingError while hashing".  The C pickler raises AttributeError
+    # for local objects, and so does a pickler.Pickler that does not use
+    # the pure-Python surface.
+    def local_function():
+        pass
+
+    class Local:
+        pass
+
+    def renamed():
+        pass
+    renamed.__qualname__ = "no_such_name"
+    renamed.__module__ = __name__
+
+    def body(base):
+        def save(self, obj, save_persistent_id=True):
+            base.save(self, obj, save_persistent_id)
+        return {"save": save}
+    ref, ours = both(body)
+    for obj in (local_function, Local, [1, Local], renamed):
+        for proto in PROTOCOLS:
+            with pytest.raises(pickle.PicklingError) as expected:
+                dump(ref, obj, proto)
+            with pytest.raises(pickle.PicklingError) as got:
+                dump(ours, obj, proto)
+            assert str(got.value) == str(expected.value)
+    with pytest.raises(AttributeError):
+        dump(pickler.Pickler, local_function, 4)
+    with pytest.raises(AttributeError):
+        dump(both(lambda base: {})[1], local_function, 4)
+
+
+def test_proto_is_assignable_as_on_pickle():
+    # cloudpickle's Pickler (a pickle.Pickler subclass) sets self.proto in
+    # its __init__; on pickle._Pickler the value is the protocol dump() uses.
+    class SetsProto(pickler.Pickler):
+        def __init__(self, file, protocol=None):
+            super().__init__(file, protocol=protocol)
+            self.proto = int(protocol)
+
+    class CSetsProto(_pickle.Pickler):
+        def __init__(self, file, protocol=None):
+            super().__init__(file, protocol=protocol)
+            self.proto = int(protocol)
+    for proto in PROTOCOLS:
+        assert dump(SetsProto, DATA, proto) == dump(CSetsProto, DATA, proto)
+    # a different value: the next dump() uses it (bin is left as it was)
+    for start, then in [(2, 4), (4, 2), (1, 5), (3, -1)]:
+        f1, f2 = io.BytesIO(), io.BytesIO()
+        ours, ref = pickler.Pickler(f1, start), pickle._Pickler(f2, start)
+        ours.proto = then
+        ref.proto = then if then >= 0 else pickle.HIGHEST_PROTOCOL
+        assert ours.proto == ref.proto
+        ours.dump(DATA)
+        ref.dump(DATA)
+        assert f1.getvalue() == f2.getvalue(), (start, then)
+    with pytest.raises(ValueError):
+        ours.proto = pickle.HIGHEST_PROTOCOL + 1
+
+
+def test_dispatch_not_made_from_pickler_dispatch_is_ignored():
+    # A subclass written for the C pickler may have a `dispatch` attribute
+    # of its own meaning (cloudpickle's is a ChainMap of reducers, keyed by
+    # types the pure-Python dispatch does not hold); _pickle ignores it.
+    def reduce_point(obj):
+        return Point, (0, 0)
+
+    body = {"dispatch": collections.ChainMap({Point: reduce_point}, {complex: reduce_point})}
+    ours = type("Sub", (pickler.Pickler,), dict(body))
+    ref = type("Sub", (_pickle.Pickler,), dict(body))
+    for proto in PROTOCOLS:
+        assert dump(ours, DATA, proto) == dump(ref, DATA, proto)
+        assert dump(ours, DATA, proto) == _pickle.dumps(DATA, proto)
+
+
+def test_direct_writes_after_surface_calls_land_in_order_without_frames():
+    # joblib's NumpyPickler commits the frame only with protocol 4+: with
+    # protocols 0-3 it writes an array's data to the file right after
+    # Pickler.save(wrapper) returns, as pickle._Pickler writes as it goes.
+    # Each method of the surface leaves what it pickled in the file.
+    class Blob:
+        def __init__(self, data):
+            self.data = data
+
+    def body(base):
+        def save(self, obj, save_persistent_id=True):
+            if isinstance(obj, Blob):
+                base.save(self, ("blob", len(obj.data)))
+                if self.proto >= 4:
+                    self.framer.commit_frame(force=True)
+                self.file.write(obj.data)
+                self.save_reduce(Point, (1, 2), obj=None)
+                if self.proto >= 4:
+                    self.framer.commit_frame(force=True)
+                self.file.write(b"<after reduce>")
+                self.write(pickle.POP)
+                if self.proto >= 4:
+                    self.framer.commit_frame(force=True)
+                self.file.write(b"<after write>")
+                if id(Point) not in self.memo:
+                    self.save_global(Point)
+                    self.write(pickle.POP)
+                    self.file.write(b"<after global>")
+                return
+            base.save(self, obj, save_persistent_id)
+
+        def __init__(self, file, protocol=None):
+            base.__init__(self, file, protocol)
+            self.file = file
+        return {"save": save, "__init__": __init__}
+    ref, ours = both(body)
+    obj = ["head", Blob(b"\x00RAW" * 10), {"tail": [1, 2]}, Blob(b"X" * 70000), "end"]
+    for proto in PROTOCOLS:
+        assert dump(ours, obj, proto, file=io.BytesIO()).getvalue() == \
+            dump(ref, obj, proto, file=io.BytesIO()).getvalue(), proto
+
+
+def test_import_after_a_library_extended_pickles_dispatch():
+    # dill.extend() (run when dill is imported) puts dill's savers into
+    # pickle._Pickler.dispatch, new types and replacements: importing
+    # pickler afterwards failed (AttributeError: no 'save_module_dict').
+    script = """if True:
+        import pickle
+        stock = {key: func.__name__ for key, func in pickle._Pickler.dispatch.items()}
+        def save_module_dict(pickler, obj): pass
+        def save_complex(pickler, obj): pass
+        pickle._Pickler.dispatch[dict] = save_module_dict
+        pickle._Pickler.dispatch[complex] = save_complex
+        import pickler
+        ours = {key: func.__name__ for key, func in pickler.Pickler.dispatch.items()}
+        assert ours == stock, (ours, stock)
+        print("ok")
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(pickler.__file__)))]
+        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "ok"
