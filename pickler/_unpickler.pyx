@@ -108,11 +108,34 @@ cdef extern from *:
     #define PKL_errno_reset() (errno = 0)
     #define PKL_errno() (errno)
     #define PKL_LongFromLE(p, n) _PyLong_FromByteArray((const unsigned char *)(p), (size_t)(n), 1, 1)
+
+    /* A str from n UTF-8 bytes (surrogates allowed, as pickle writes them).
+       Short ASCII text, most keys and values, is copied into a new compact
+       ASCII string directly; anything else goes through the decoder. */
+    static PyObject *PKL_DecodeStr(const char *s, Py_ssize_t n) {
+        if (n <= 64) {
+            unsigned char high = 0;
+            Py_ssize_t i;
+            PyObject *u;
+            for (i = 0; i < n; i++) {
+                high |= (unsigned char)s[i];
+            }
+            if (!(high & 0x80)) {
+                u = PyUnicode_New(n, 127);
+                if (u != NULL) {
+                    memcpy(PyUnicode_1BYTE_DATA(u), s, (size_t)n);
+                }
+                return u;
+            }
+        }
+        return PyUnicode_DecodeUTF8(s, n, "surrogatepass");
+    }
     """
     int PKL_LookupAttr(PyObject *, PyObject *, PyObject **) except -1
     double PKL_Unpack8BE(const char *) except? -1.0
     PyObject *PKL_LongFromLE(const char *, Py_ssize_t) except NULL
     void PKL_errno_reset()
+    PyObject *PKL_DecodeStr(const char *, Py_ssize_t) except NULL
     int PKL_errno()
 
 
@@ -881,7 +904,7 @@ cdef int _load_counted_binunicode(Unpickler u, int nbytes) except -1:
     if size <= u._buflen - u._pos:
         s = u._buf + u._pos
         u._pos += size
-        return _push_steal(u, R_Unicode_DecodeUTF8(s, size, "surrogatepass"))
+        return _push_steal(u, PKL_DecodeStr(s, size))
     data = _read_new(u, size, False, False)
     return _push_steal(u, R_Unicode_DecodeUTF8(R_Bytes_AS_STRING(<PyObject *>data), size, "surrogatepass"))
 
@@ -1362,7 +1385,7 @@ cdef object _run(Unpickler u):
             s = _read(u, 1)
             n = <unsigned char>s[0]
             s = _read(u, n)
-            _push_steal(u, R_Unicode_DecodeUTF8(s, n, "surrogatepass"))
+            _push_steal(u, PKL_DecodeStr(s, n))
         elif op == OP_BINUNICODE:
             _load_counted_binunicode(u, 4)
         elif op == OP_BINUNICODE8:

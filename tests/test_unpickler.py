@@ -462,3 +462,24 @@ def test_loads_after_large_memo():
     deep = pickle.dumps(tuple(range(5000)), 0)   # 5000 items on the stack
     assert loads(deep) == tuple(range(5000))
     assert loads(b"\x80\x04K\x01.") == 1
+
+
+@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_strings_ascii_fast_path_and_decoder(proto):
+    # Short ASCII strings are built directly, others decoded as UTF-8 with
+    # surrogatepass: both must give the str C gives, of the same kind.
+    samples = ["", "a", "\x7f" * 3, "k" * 63, "k" * 64, "k" * 65, "x" * 300,
+               "caf\xe9", "\u20ac" * 10, "\U0001f600", "a\udc80b", "\ud800",
+               "mix" * 20 + "\xe9", "\x00\x01"]
+    data = pickle.dumps(samples, proto)
+    got = loads(data)
+    ref = _pickle.loads(data)
+    assert got == ref
+    for a, b in zip(got, ref):
+        assert type(a) is str and len(a) == len(b)
+        assert a.isascii() == b.isascii()
+        assert sys.getsizeof(a) == sys.getsizeof(b)   # same compact kind
+    # truncated inside a short string
+    short = pickle.dumps("abcdef", 4)
+    with pytest.raises(pickle.UnpicklingError):
+        loads(short[:-4])
