@@ -104,6 +104,29 @@ cdef extern from *:
     #else
     #define PKL_Unpack8BE(p) _PyFloat_Unpack8((const unsigned char *)(p), 0)
     #endif
+    /* BINFLOAT's big-endian IEEE double.  On a little-endian machine with
+       IEEE doubles (what CPython's own unpacking checks for, and then does
+       the same byte reversal) swap the bytes in a register; elsewhere ask
+       CPython. */
+    #include <float.h>
+    #include <stdint.h>
+    #if defined(__GNUC__) && PY_LITTLE_ENDIAN && DBL_MANT_DIG == 53 && DBL_MAX_EXP == 1024
+    static inline double PKL_BinFloat(const char *p, int *err) {
+        uint64_t x;
+        double d;
+        (void)err;
+        memcpy(&x, p, 8);
+        x = __builtin_bswap64(x);
+        memcpy(&d, &x, 8);
+        return d;
+    }
+    #else
+    static inline double PKL_BinFloat(const char *p, int *err) {
+        double d = PKL_Unpack8BE(p);
+        *err = (d == -1.0 && PyErr_Occurred());
+        return d;
+    }
+    #endif
     #include <errno.h>
     #define PKL_errno_reset() (errno = 0)
     #define PKL_errno() (errno)
@@ -133,6 +156,7 @@ cdef extern from *:
     """
     int PKL_LookupAttr(PyObject *, PyObject *, PyObject **) except -1
     double PKL_Unpack8BE(const char *) except? -1.0
+    double PKL_BinFloat(const char *, int *err) noexcept
     PyObject *PKL_LongFromLE(const char *, Py_ssize_t) except NULL
     void PKL_errno_reset()
     PyObject *PKL_DecodeStr(const char *, Py_ssize_t) except NULL
@@ -806,7 +830,10 @@ cdef int _load_float(Unpickler u) except -1:
 
 cdef int _load_binfloat(Unpickler u) except -1:
     cdef const char *s = _read(u, 8)
-    cdef double d = PKL_Unpack8BE(s)
+    cdef int err = 0
+    cdef double d = PKL_BinFloat(s, &err)
+    if err:
+        return -1
     return _push_steal(u, R_Float_FromDouble(d))
 
 

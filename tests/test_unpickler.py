@@ -483,3 +483,22 @@ def test_strings_ascii_fast_path_and_decoder(proto):
     short = pickle.dumps("abcdef", 4)
     with pytest.raises(pickle.UnpicklingError):
         loads(short[:-4])
+
+
+@pytest.mark.parametrize("proto", [1, 2, 5])
+def test_binfloat_bit_patterns(proto):
+    import math
+    import struct
+    # every bit pattern class of a double: signed zeros, subnormals,
+    # infinities, quiet and signalling NaNs with payloads
+    patterns = [0x0000000000000000, 0x8000000000000000, 0x0000000000000001,
+                0x000FFFFFFFFFFFFF, 0x3FF0000000000000, 0xC00921FB54442D18,
+                0x7FEFFFFFFFFFFFFF, 0x7FF0000000000000, 0xFFF0000000000000,
+                0x7FF8000000000000, 0x7FF8DEADBEEF0001, 0xFFF4000000000001,
+                0x7FF0000000000001]
+    values = [struct.unpack(">d", p.to_bytes(8, "big"))[0] for p in patterns]
+    data = pickle.dumps(values, proto)
+    got = loads(data)
+    ref = _pickle.loads(data)
+    assert [struct.pack(">d", x) for x in got] == [struct.pack(">d", x) for x in ref]
+    assert math.copysign(1.0, got[1]) == -1.0
