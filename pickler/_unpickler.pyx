@@ -64,6 +64,10 @@ cdef extern from "Python.h":
     int R_List_SetSlice "PyList_SetSlice"(PyObject *, Py_ssize_t, Py_ssize_t, PyObject *) except -1
     int R_Dict_SetItem "PyDict_SetItem"(PyObject *, PyObject *, PyObject *) except -1
     int R_Object_SetItem "PyObject_SetItem"(PyObject *, PyObject *, PyObject *) except -1
+    # The same two without Cython's error check, for loops that must drop a
+    # reference before propagating the error.
+    int N_Dict_SetItem "PyDict_SetItem"(PyObject *, PyObject *, PyObject *) noexcept
+    int N_Object_SetItem "PyObject_SetItem"(PyObject *, PyObject *, PyObject *) noexcept
     int R_Set_Add "PySet_Add"(PyObject *, PyObject *) except -1
     int R_Dict_Next "PyDict_Next"(PyObject *, Py_ssize_t *, PyObject **, PyObject **)
     void R_Unicode_InternInPlace "PyUnicode_InternInPlace"(PyObject **)
@@ -1276,6 +1280,8 @@ cdef int _load_additems(Unpickler u) except -1:
 
 cdef int _load_build(Unpickler u) except -1:
     cdef PyObject *f = NULL
+    cdef int rc
+    cdef bint exact
     cdef PyObject *k
     cdef PyObject *v
     cdef Py_ssize_t pos
@@ -1297,16 +1303,21 @@ cdef int _load_build(Unpickler u) except -1:
         if not P_Dict_Check(<PyObject *>state):
             raise UnpicklingError("state is not a dictionary")
         inst_dict = getattr(inst, _S_DICT)
+        exact = P_Dict_CheckExact(<PyObject *>inst_dict)
         pos = 0
+        # As in _pickle: keys are interned and held while stored, values
+        # borrowed from `state` (held by this frame).
         while R_Dict_Next(<PyObject *>state, &pos, &k, &v):
-            key = <object>k
-            value = <object>v
+            P_INCREF(k)
             if P_Unicode_CheckExact(k):
-                k = <PyObject *>key
-                P_INCREF(k)
                 R_Unicode_InternInPlace(&k)
-                key = _steal(k)
-            R_Object_SetItem(<PyObject *>inst_dict, <PyObject *>key, <PyObject *>value)
+            if exact:
+                rc = N_Dict_SetItem(<PyObject *>inst_dict, k, v)
+            else:
+                rc = N_Object_SetItem(<PyObject *>inst_dict, k, v)
+            P_DECREF(k)
+            if rc < 0:
+                return -1
     if slotstate is not None:
         if not P_Dict_Check(<PyObject *>slotstate):
             raise UnpicklingError("slot state is not a dictionary")
