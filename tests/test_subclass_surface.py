@@ -535,7 +535,7 @@ def test_direct_writes_after_surface_calls_land_in_order_without_frames():
             dump(ref, obj, proto, file=io.BytesIO()).getvalue(), proto
 
 
-def test_import_after_a_library_extended_pickles_dispatch():
+def test_import_after_a_library_extended_pickles_dispatch(tmp_path):
     # dill.extend() (run when dill is imported) puts dill's savers into
     # pickle._Pickler.dispatch, new types and replacements: importing
     # pickler afterwards failed (AttributeError: no 'save_module_dict').
@@ -555,7 +555,8 @@ def test_import_after_a_library_extended_pickles_dispatch():
     env["PYTHONPATH"] = os.pathsep.join(
         [os.path.dirname(os.path.dirname(os.path.abspath(pickler.__file__)))]
         + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    # cwd: not the repository root, whose pickler/ (sources) would come first
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True,
-                          text=True, timeout=120, env=env)
+                          text=True, timeout=120, env=env, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "ok"

@@ -5,6 +5,9 @@ libraries imported later (and the Python processes they start) subclass it.
 PICKLER_ECO_SWAP: "stock" (no change), "py" (pickle._Pickler, the base of
 dill's and joblib's Picklers), "c" (pickle.Pickler, cloudpickle's base) or
 "both".
+
+Being first on PYTHONPATH, this module hides any other sitecustomize (a
+distribution's, coverage's) from those processes, in both runs alike.
 """
 import os
 
