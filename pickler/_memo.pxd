@@ -26,34 +26,37 @@ cdef class MemoTable:
     cdef dict as_dict(self)
 
 
-cdef inline size_t memo_hash(PyObject *key) noexcept:
-    # Objects are at least 16-byte aligned: drop the always-zero low bits,
-    # then spread the rest over the word (Fibonacci hashing).
-    return (<size_t>key >> 4) * <size_t>0x9E3779B97F4A7C15ULL
+cdef inline MemoEntry *memo_slot(MemoEntry *table, size_t mask, PyObject *key) noexcept:
+    """The slot holding `key`, or the empty slot where it belongs.
+
+    The first probe is the object's address divided by 16 (objects are
+    16-byte aligned): objects allocated one after the other, as the parts of
+    a data structure usually are, land in neighbouring slots, so a large
+    memo is walked through the cache in order instead of at random (a hash
+    that scattered them made big dumps() up to 30% slower than _pickle
+    although they ran fewer instructions).  Collisions continue with
+    CPython's dict recurrence (i = 5i + 1 + perturb, perturb shifted right by
+    5 each time), which leaves the neighbourhood at once, so runs of
+    neighbours do not pile up into long probe sequences as they do with
+    linear probing; it visits every slot once perturb reaches 0."""
+    cdef size_t perturb = <size_t>key >> 4
+    cdef size_t i = perturb & mask
+    cdef MemoEntry *entry = &table[i]
+    while entry.key != key and entry.key != NULL:
+        perturb >>= 5
+        i = (i * 5 + perturb + 1) & mask
+        entry = &table[i]
+    return entry
 
 
 cdef inline Py_ssize_t memo_lookup(MemoTable memo, PyObject *key) noexcept:
     """The memo index of `key`, or -1 when it is not memoized."""
-    cdef size_t i = memo_hash(key) & <size_t>memo.mask
-    cdef MemoEntry *entry
-    while True:
-        entry = &memo.table[i]
-        if entry.key == key:
-            return entry.value
-        if entry.key == NULL:
-            return -1
-        i = (i + 1) & <size_t>memo.mask
+    cdef MemoEntry *entry = memo_slot(memo.table, <size_t>memo.mask, key)
+    return entry.value if entry.key != NULL else -1
 
 
 cdef inline MemoEntry *memo_find(MemoTable memo, PyObject *key) noexcept:
     """The entry of `key` (compared by address only, never dereferenced),
     or NULL when it is not memoized."""
-    cdef size_t i = memo_hash(key) & <size_t>memo.mask
-    cdef MemoEntry *entry
-    while True:
-        entry = &memo.table[i]
-        if entry.key == key:
-            return entry
-        if entry.key == NULL:
-            return NULL
-        i = (i + 1) & <size_t>memo.mask
+    cdef MemoEntry *entry = memo_slot(memo.table, <size_t>memo.mask, key)
+    return entry if entry.key != NULL else NULL

@@ -3,9 +3,10 @@
 
 CPython's C pickler keeps a purpose-built identity hash table instead of a
 dict of ``id(obj) -> (index, obj)`` (what the pure-Python pickler uses); we do
-the same.  Linear probing over a power-of-two table kept at most two-thirds
-full; the hash is a multiplicative spread of the pointer.  The probing scheme
-does not influence the pickle: memo indices are assigned in insertion order.
+the same: a power-of-two table kept at most two-thirds full, probed from the
+object's address (see ``memo_slot`` in _memo.pxd for the order of probes).
+The probing scheme does not influence the pickle: memo indices are assigned
+in insertion order.
 """
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
 from cpython.ref cimport Py_INCREF, Py_XDECREF
@@ -43,7 +44,7 @@ cdef class MemoTable:
         cdef Py_ssize_t old_size = self.mask + 1
         cdef MemoEntry *new_table
         cdef Py_ssize_t i
-        cdef size_t j, new_mask
+        cdef size_t new_mask
         while new_size < 2 * min_used:
             new_size <<= 1
         new_table = <MemoEntry *>PyMem_Calloc(new_size, sizeof(MemoEntry))
@@ -52,10 +53,7 @@ cdef class MemoTable:
         new_mask = <size_t>(new_size - 1)
         for i in range(old_size):
             if old_table[i].key != NULL:
-                j = memo_hash(old_table[i].key) & new_mask
-                while new_table[j].key != NULL:
-                    j = (j + 1) & new_mask
-                new_table[j] = old_table[i]
+                memo_slot(new_table, new_mask, old_table[i].key)[0] = old_table[i]
         self.table = new_table
         self.mask = new_size - 1
         PyMem_Free(old_table)
@@ -63,15 +61,13 @@ cdef class MemoTable:
 
     cdef int set(self, PyObject *key, Py_ssize_t value) except -1:
         """Store `key` -> `value`, replacing the value if `key` is present."""
-        cdef size_t i = memo_hash(key) & <size_t>self.mask
-        while self.table[i].key != NULL:
-            if self.table[i].key == key:
-                self.table[i].value = value
-                return 0
-            i = (i + 1) & <size_t>self.mask
+        cdef MemoEntry *entry = memo_slot(self.table, <size_t>self.mask, key)
+        if entry.key == key:
+            entry.value = value
+            return 0
         Py_INCREF(<object>key)
-        self.table[i].key = key
-        self.table[i].value = value
+        entry.key = key
+        entry.value = value
         self.used += 1
         # Keep the load factor at or below 2/3 so that probe runs stay short.
         if 3 * self.used >= 2 * (self.mask + 1):
