@@ -82,6 +82,30 @@ cdef extern from *:
 
 cdef extern from *:
     """
+    /* What type.__name__ of `t` (whose metaclass is exactly `type`) says
+       about save_reduce's NEWOBJ forms: 1 for "__newobj__", 2 for
+       "__newobj_ex__", 0 for any other name; the name is read as
+       type.__name__ returns it (a heap type's own name, a static type's
+       tp_name after its last dot) without building the str. */
+    static int pickler_type_newobj_kind(PyTypeObject *t) {
+        if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+            PyObject *n = ((PyHeapTypeObject *)t)->ht_name;
+            if (PyUnicode_CompareWithASCIIString(n, "__newobj__") == 0) return 1;
+            if (PyUnicode_CompareWithASCIIString(n, "__newobj_ex__") == 0) return 2;
+            return 0;
+        } else {
+            const char *dot = strrchr(t->tp_name, '.');
+            const char *name = dot ? dot + 1 : t->tp_name;
+            if (strcmp(name, "__newobj__") == 0) return 1;
+            if (strcmp(name, "__newobj_ex__") == 0) return 2;
+            return 0;
+        }
+    }
+    """
+    int type_newobj_kind "pickler_type_newobj_kind" (PyTypeObject *t) noexcept
+
+cdef extern from *:
+    """
     #if defined(__linux__) && defined(__GNUC__)
     #include <pthread.h>
     /* Lowest usable address of this thread's stack plus a safety margin
@@ -1668,6 +1692,7 @@ is None or smaller than 5.
         cdef Framer framer = self.framer
         cdef Py_ssize_t size = PyTuple_GET_SIZE(rv)
         cdef bint use_newobj = False, use_newobj_ex = False
+        cdef int kind
         cdef Py_ssize_t idx
         cdef object name = None
         if size < 2 or size > 6:
@@ -1710,12 +1735,21 @@ is None or smaller than 5.
                 use_newobj = True
             elif func is _copyreg_newobj_ex:
                 use_newobj_ex = True
+            elif type(func) is type:
+                # A class as the callable (datetime, Decimal, ...): its
+                # __name__ is type's data descriptor, read without a lookup.
+                kind = type_newobj_kind(<PyTypeObject *>func)
+                use_newobj = kind == 1
+                use_newobj_ex = kind == 2
             else:
                 name = getattr(func, "__name__", None)
             if not (use_newobj or use_newobj_ex) and isinstance(name, str):
-                if name == "__newobj_ex__":
+                # Lengths first: Cython compares two str with
+                # PyUnicode_Compare (an ordering), and most names differ in
+                # length from both.
+                if len(<str>name) == 13 and <str>name == "__newobj_ex__":
                     use_newobj_ex = True
-                elif name == "__newobj__":
+                elif len(<str>name) == 10 and <str>name == "__newobj__":
                     use_newobj = True
 
         if use_newobj_ex:

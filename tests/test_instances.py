@@ -386,3 +386,51 @@ def test_pickling_an_instance_caches_slotnames_in_its_class_as_pickle_does():
         assert seen[pickler] == seen[_pickle], proto
         if proto >= 2:
             assert "absent" not in [names for names, _ in seen[pickler]]
+
+
+# Reduce callables that are classes: save_reduce reads their __name__ as
+# type.__name__ gives it (heap types: their name; static types: tp_name
+# after the last dot) to decide on NEWOBJ / NEWOBJ_EX, as _pickle does.
+class _Base:
+    pass
+
+
+_NewobjNamed = type("__newobj__", (), {"__module__": __name__})
+_NewobjExNamed = type("__newobj_ex__", (), {"__module__": __name__})
+globals()["__newobj__"] = _NewobjNamed
+globals()["__newobj_ex__"] = _NewobjExNamed
+
+
+class _ReducesTo:
+    def __init__(self, func, args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return (self.func, self.args)
+
+
+@pytest.mark.parametrize("func,args", [
+    (_NewobjNamed, (_Base,)),                 # heap type named __newobj__
+    (_NewobjNamed, (_Base, 1)),
+    (_NewobjNamed, ()),                       # NEWOBJ arglist is empty
+    (_NewobjNamed, (3,)),                     # args[0] is not a type
+    (_NewobjExNamed, (_Base, (), {})),
+    (_NewobjExNamed, (_Base, ())),            # wrong length
+    (_Base, ()),                              # an ordinary class
+    (__import__("datetime").date, (b"\x07\xe8\x01\x02",)),   # static type
+    (__import__("collections").OrderedDict, ()),
+])
+def test_class_reduce_callables_match_c(func, args):
+    obj = _ReducesTo(func, args)
+    for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+        try:
+            ref, ref_exc = _pickle.dumps(obj, proto), None
+        except Exception as e:
+            ref, ref_exc = None, e
+        try:
+            ours, our_exc = pickler.dumps(obj, proto), None
+        except Exception as e:
+            ours, our_exc = None, e
+        assert ours == ref, proto
+        assert type(our_exc) is type(ref_exc), (proto, our_exc, ref_exc)
+        assert str(our_exc) == str(ref_exc)
