@@ -204,13 +204,24 @@ def test_save_pers_override():
     assert_same(ref, ours, DATA, protos=range(1, 6))
 
 
+class Blob:
+    """Raw data a subclass writes to the file itself, as joblib's arrays."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+def keeping_file(base):
+    """An __init__ that keeps the file, for subclasses that write to it."""
+    def __init__(self, file, protocol=None):
+        base.__init__(self, file, protocol)
+        self.file = file
+    return __init__
+
+
 def test_direct_writes_between_objects_land_in_order():
     # As joblib's NumpyPickler does: commit the frame, write raw data to the
     # file, go on pickling.
-    class Blob:
-        def __init__(self, data):
-            self.data = data
-
     def body(base):
         def save(self, obj, save_persistent_id=True):
             if isinstance(obj, Blob):
@@ -220,10 +231,7 @@ def test_direct_writes_between_objects_land_in_order():
                 return
             base.save(self, obj, save_persistent_id)
 
-        def __init__(self, file, protocol=None):
-            base.__init__(self, file, protocol)
-            self.file = file
-        return {"save": save, "__init__": __init__}
+        return {"save": save, "__init__": keeping_file(base)}
     ref, ours = both(body)
     obj = ["head", Blob(b"\x00RAW" * 10), {"tail": [1, 2]}, Blob(b"X" * 70000), "end"]
     for proto in PROTOCOLS:
@@ -498,10 +506,6 @@ def test_direct_writes_after_surface_calls_land_in_order_without_frames():
     # protocols 0-3 it writes an array's data to the file right after
     # Pickler.save(wrapper) returns, as pickle._Pickler writes as it goes.
     # Each method of the surface leaves what it pickled in the file.
-    class Blob:
-        def __init__(self, data):
-            self.data = data
-
     def body(base):
         def save(self, obj, save_persistent_id=True):
             if isinstance(obj, Blob):
@@ -524,10 +528,7 @@ def test_direct_writes_after_surface_calls_land_in_order_without_frames():
                 return
             base.save(self, obj, save_persistent_id)
 
-        def __init__(self, file, protocol=None):
-            base.__init__(self, file, protocol)
-            self.file = file
-        return {"save": save, "__init__": __init__}
+        return {"save": save, "__init__": keeping_file(base)}
     ref, ours = both(body)
     obj = ["head", Blob(b"\x00RAW" * 10), {"tail": [1, 2]}, Blob(b"X" * 70000), "end"]
     for proto in PROTOCOLS:
