@@ -195,7 +195,8 @@ cdef enum:
     MEMO_INITIAL = 32             # initial slots of the memo array
     STACK_INITIAL = 16            # initial slots of the stack
     MEMO_KEEP = 4096              # a recycled loads() Unpickler shrinks a larger memo array
-    STACK_KEEP = 1024             # ... and a larger stack
+    STACK_KEEP = 1024             # ... and a larger stack or mark array
+    LINE_KEEP = 4096              # ... and a larger line buffer (protocol 0 lines)
     HIGHEST_PROTOCOL = 5
 
 # Opcodes (see pickletools for their documentation).
@@ -2034,4 +2035,13 @@ cdef int _recycle(Unpickler u) except -1:
         if p != NULL:
             u._stack = p
             u._stack_cap = STACK_INITIAL
+    if u._marks_cap > STACK_KEEP:
+        # many nested MARKs (a hostile input can have millions)
+        PyMem_Free(u._marks)
+        u._marks = NULL
+        u._marks_cap = 0
+    if u._line_cap > LINE_KEEP:
+        PyMem_Free(u._line)
+        u._line = NULL
+        u._line_cap = 0
     return 0

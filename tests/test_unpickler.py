@@ -502,3 +502,22 @@ def test_binfloat_bit_patterns(proto):
     ref = _pickle.loads(data)
     assert [struct.pack(">d", x) for x in got] == [struct.pack(">d", x) for x in ref]
     assert math.copysign(1.0, got[1]) == -1.0
+
+
+def test_loads_does_not_keep_large_work_arrays():
+    # The spare Unpickler of loads() drops a mark array, stack or line
+    # buffer that a large (or hostile) input grew: 10**6 MARKs take 8 MB.
+    import tracemalloc
+    data = b"(" * 10**6 + b"N."
+    assert _pickle.loads(data) is None
+    loads(b"N.")                       # the spare exists
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert loads(data) is None
+        long_line = b"F0." + b"0" * 100000 + b"1\n."
+        assert loads(long_line) == _pickle.loads(long_line) == 0.0
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after - before < 256 * 1024
