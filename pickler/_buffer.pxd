@@ -13,7 +13,7 @@ cdef class WriteBuffer:
     cdef char *ptr                   # start of the storage inside `data`
     cdef Py_ssize_t length           # bytes written so far
     cdef Py_ssize_t capacity         # bytes available in `data`
-    cdef Py_ssize_t initial_capacity # size of a freshly allocated storage
+    cdef Py_ssize_t initial_capacity # size of a freshly allocated storage (dumps: the last large result)
 
     cdef int allocate(self, Py_ssize_t capacity) except -1
     cdef int _resize(self, Py_ssize_t new_capacity) except -1
@@ -21,6 +21,8 @@ cdef class WriteBuffer:
     cdef int reserve_exact(self, Py_ssize_t extra) except -1
     cdef int reset(self) except -1
     cdef object copy_out(self)
+    cdef object take_result(self, Py_ssize_t small_result)
+    cdef void drop_large_storage(self) noexcept
     cdef object detach(self)
     cdef void release(self) noexcept
 

@@ -24,8 +24,12 @@ cdef extern from "Python.h":
 
 cdef enum:
     WRITE_BUF_SIZE = 4096
-    # detach() leaves the slack of results at least this large in place.
+    # detach() leaves the slack of results at least this large in place, and
+    # take_result() starts the next storage at their size.
     KEEP_SLACK_MIN_LENGTH = 1024 * 1024
+    # take_result() and drop_large_storage() keep no storage larger than this
+    # between two dumps() calls.
+    SPARE_CAPACITY_MAX = 64 * 1024
     # Payloads this large are copied into memory the kernel is asked to back
     # with transparent huge pages: the copy into freshly allocated memory is
     # bound by page faults, and 2 MiB pages take 512 times fewer of them.
@@ -136,6 +140,41 @@ cdef class WriteBuffer:
         if extra >= HUGE_PAGE_PAYLOAD:
             advise_huge_pages(self.ptr + self.length, extra)
         return 0
+
+    cdef object take_result(self, Py_ssize_t small_result):
+        """The bytes written, as dumps() returns them: up to `small_result`
+        bytes copied out (the storage is kept for the next call), more
+        handed out whole.
+
+        A result of 1 MiB or more also sets the size of the next storage:
+        the next dumps() of data of the same size then allocates once,
+        instead of growing through a chain of reallocs (4 KiB, 6 KiB, ...,
+        1.5 times the result), and detach() hands the block out without
+        a realloc.  One block of the same size per call is what glibc's
+        allocator serves from memory already mapped and touched; a chain of
+        reallocs of blocks above its mmap threshold costs fresh pages, each
+        a page fault, on every call.  The size is a hint only: a different
+        result grows or shrinks the storage as usual, and the hint follows
+        the last result.
+        """
+        cdef Py_ssize_t n = self.length
+        if n <= small_result:
+            result = self.copy_out()
+            self.drop_large_storage()
+            return result
+        if n >= KEEP_SLACK_MIN_LENGTH and n <= PY_SSIZE_T_MAX - WRITE_BUF_SIZE:
+            self.initial_capacity = n + WRITE_BUF_SIZE
+        else:
+            self.initial_capacity = WRITE_BUF_SIZE
+        return self.detach()
+
+    cdef void drop_large_storage(self) noexcept:
+        """Free a storage too large to keep between calls (one sized for a
+        large result that did not come, or left by an error), and go back
+        to small first storages."""
+        if self.capacity > SPARE_CAPACITY_MAX:
+            self.release()
+            self.initial_capacity = WRITE_BUF_SIZE
 
     cdef object copy_out(self):
         """A new `bytes` with the bytes written; the storage is kept for reuse."""

@@ -34,12 +34,13 @@ from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.dict cimport PyDict_Next, PyDict_GetItemWithError
 from cpython.ref cimport Py_INCREF, Py_DECREF
-from libc.string cimport memcpy, strlen
+from libc.string cimport memcpy, strlen, strcmp
 
 from ._opcodes cimport *
 from ._buffer cimport buf_reserve, buf_write, buf_write_byte
 from ._framer cimport Framer, opcode_boundary, write_payload
 from ._memo cimport MemoTable, MemoEntry, memo_lookup, memo_find
+from ._imports cimport import_module
 
 cdef extern from "Python.h":
     # Returns non-zero (1 on some versions, -1 on others) with RecursionError set.
@@ -58,6 +59,7 @@ cdef extern from "Python.h":
     void PyBuffer_Release(Py_buffer *)
     int PyBUF_SIMPLE
     const Py_buffer *PyPickleBuffer_GetBuffer(object) except NULL
+    object PyPickleBuffer_FromObject(object)
     bint PyBuffer_IsContiguous(const Py_buffer *, char)
     PyObject *_PyType_Lookup(PyTypeObject *, object)
     PyObject *PyObject_GenericGetDict(object, void *) except NULL
@@ -65,7 +67,6 @@ cdef extern from "Python.h":
     Py_ssize_t PyDict_GET_SIZE(object)
     unsigned long Py_TPFLAGS_HEAPTYPE
     bint PyCallable_Check(object)
-    object PyImport_Import(object name)
     char *PyOS_double_to_string(double val, char format_code, int precision,
                                 int flags, int *type) except NULL
     void PyMem_Free(void *)
@@ -1607,6 +1608,10 @@ is None or smaller than 5.
             self.plain_slotnames = plain_instance_slotnames(t, obj)
             if self.plain_slotnames is not None:
                 return _PLAIN_INSTANCE
+        if is_ndarray_type(t):
+            rv = ndarray_reduce(obj, t, self.proto)
+            if rv is not None:
+                return rv
         try:
             reduce_func = obj.__reduce_ex__
         except AttributeError:
@@ -1862,7 +1867,7 @@ is None or smaller than 5.
             # turns every failed lookup (local objects too) into a
             # PicklingError, which such subclasses catch (joblib's Hasher).
             try:
-                module = PyImport_Import(module_name)
+                module = import_module(module_name)
                 if "<locals>" in dotted_path:
                     raise AttributeError(name)
                 found, parent = get_deep_attribute(module, dotted_path)
@@ -1873,7 +1878,7 @@ is None or smaller than 5.
                                      % (obj, module_name, name)) from None
         else:
             try:
-                module = PyImport_Import(module_name)
+                module = import_module(module_name)
             except BaseException:
                 raise _PicklingError("Can't pickle %r: import of module %r failed"
                                      % (obj, module_name))
@@ -2112,6 +2117,106 @@ cdef list plain_instance_slotnames(type t, object obj):
 cdef list _NO_SLOTNAMES = []
 
 
+# -- numpy arrays -------------------------------------------------------------
+#
+# numpy.ndarray.__reduce_ex__(proto >= 5) of a C-contiguous array without
+# Python objects returns
+#
+#     (numpy._core.numeric._frombuffer, (PickleBuffer(arr), arr.dtype, arr.shape, 'C'))
+#
+# but pays for two module imports on every call ("pickle" for the PickleBuffer
+# class, the numeric module for _frombuffer): 1.5 us of the 5 us a dumps of
+# one array costs.  ndarray_reduce() builds the same tuple from the same
+# objects without them.  Nothing about it is assumed from numpy's version:
+# the first C-contiguous array seen is reduced by numpy itself, twice, and
+# the shortcut is enabled only if the results have exactly that shape, the
+# function is found again as module.__name__, and the order string is one
+# shared object (memo identity).  Every other array (subclasses, F-order or
+# strided, object dtypes, zero itemsize, protocol < 5, a buffer numpy refuses
+# to export) takes numpy's own __reduce_ex__.
+
+cdef object _ndarray_type = None        # numpy.ndarray once recognised
+cdef int _ndarray_state = 0             # 0 unchecked, 1 shortcut on, -1 off
+cdef object _frombuffer_module = None   # module holding the rebuild function
+cdef object _frombuffer_name = None     # its name there ("_frombuffer")
+cdef object _order_c = None             # the 'C' numpy returns
+
+
+cdef inline bint is_ndarray_type(type t) noexcept:
+    """`t` is numpy.ndarray itself (found by name first: numpy is never
+    imported here)."""
+    if _ndarray_state < 0:
+        return False
+    if t is _ndarray_type:
+        return True
+    if _ndarray_type is not None:
+        return False
+    return strcmp((<PyTypeObject *>t).tp_name, "numpy.ndarray") == 0
+
+
+cdef object ndarray_reduce(object arr, type t, int proto):
+    """numpy's reduce value for `arr` without its imports, or None when
+    numpy's own __reduce_ex__ must be called."""
+    cdef const Py_buffer *view
+    global _ndarray_type, _ndarray_state
+    if proto < 5:
+        return None
+    dtype = arr.dtype
+    if dtype.hasobject or dtype.itemsize == 0:
+        return None
+    try:
+        buf = PyPickleBuffer_FromObject(arr)
+    except Exception:
+        return None          # numpy's own reduce falls back to bytes then
+    view = PyPickleBuffer_GetBuffer(buf)
+    if not PyBuffer_IsContiguous(view, b'C'):
+        return None
+    if _ndarray_state == 0:
+        return ndarray_reduce_first(arr, t, proto)
+    func = getattr(_frombuffer_module, _frombuffer_name)
+    return (func, (buf, dtype, arr.shape, _order_c))
+
+
+def _numpy_shortcut_state():
+    """Diagnostics for the tests: 1 when ndarray_reduce() is in use, -1 when
+    numpy's own reduce is always called, 0 before the first array."""
+    return _ndarray_state
+
+
+cdef object ndarray_reduce_first(object arr, type t, int proto):
+    """The first C-contiguous array: numpy reduces it; its result decides
+    whether the shortcut is used for later arrays."""
+    global _ndarray_type, _ndarray_state, _frombuffer_module
+    global _frombuffer_name, _order_c
+    numpy = sys.modules.get("numpy")
+    if numpy is None or getattr(numpy, "ndarray", None) is not t:
+        _ndarray_state = -1
+        return None
+    _ndarray_type = t
+    rv = arr.__reduce_ex__(proto)
+    again = arr.__reduce_ex__(proto)
+    _ndarray_state = -1
+    if not (type(rv) is tuple and len(rv) == 2 and type(rv[1]) is tuple
+            and len(rv[1]) == 4 and type(again) is tuple and len(again) == 2
+            and type(again[1]) is tuple and len(again[1]) == 4):
+        return rv
+    func, args = rv
+    if not (type(args[0]) is _PickleBuffer and args[1] is arr.dtype
+            and args[2] == arr.shape and type(args[2]) is tuple
+            and type(args[3]) is str and args[3] == "C"
+            and args[3] is again[1][3] and again[0] is func):
+        return rv
+    module = sys.modules.get(getattr(func, "__module__", None))
+    name = getattr(func, "__name__", None)
+    if module is None or type(name) is not str or getattr(module, name, None) is not func:
+        return rv
+    _frombuffer_module = module
+    _frombuffer_name = name
+    _order_c = args[3]
+    _ndarray_state = 1
+    return rv
+
+
 cdef int require_type(object obj, object cls, str method) except -1:
     """The per-type savers of the Python surface take their own type only."""
     if not isinstance(obj, cls):
@@ -2277,10 +2382,9 @@ def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None):
         # A small pickle is copied out and the storage kept for the next
         # call (a small copy is cheaper than allocating and trimming 4 KiB);
         # a large one is handed out as is.
-        if pickler.framer.length <= SMALL_RESULT:
-            return pickler.framer.copy_out()
-        return pickler.framer.detach()
+        return pickler.framer.take_result(SMALL_RESULT)
     finally:
         pickler.buffer_callback = None
+        pickler.framer.drop_large_storage()
         pickler.release_memo()
         _spare_pickler = pickler

@@ -17,6 +17,7 @@ from cpython.object cimport PyTypeObject
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.memoryview cimport PyMemoryView_GET_BUFFER
+from ._imports cimport import_module
 from libc.string cimport memcpy, memchr, memset, strcmp
 from libc.stdlib cimport strtol
 from libc.limits cimport LONG_MAX
@@ -87,7 +88,6 @@ cdef extern from "Python.h":
     PyObject *P_Method_GET_FUNCTION "PyMethod_GET_FUNCTION"(PyObject *)
     PyObject *P_Method_GET_SELF "PyMethod_GET_SELF"(PyObject *)
 
-    object PyImport_Import(object)
     object PyMemoryView_FromMemory(char *, Py_ssize_t, int)
     int PyBUF_WRITE
     int PySys_Audit(const char *, const char *, ...) except -1
@@ -1679,7 +1679,7 @@ cdef object _find_class_impl(Unpickler u, object module_name, object global_name
                     raise RuntimeError("_compat_pickle.IMPORT_MAPPING values should be "
                                        "strings, not %s" % _tpname(item))
                 module_name = item
-    module = PyImport_Import(module_name)
+    module = import_module(module_name)
     return _getattribute(module, global_name, u._proto >= 4)
 
 

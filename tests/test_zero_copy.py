@@ -29,7 +29,13 @@ def data_address(arr):
 
 
 def peak_during(fn):
-    """(peak bytes allocated above the starting point while fn runs, result)."""
+    """(peak bytes allocated above the starting point while fn runs, result).
+
+    A small dumps() first: after a large result, dumps() allocates the next
+    storage at that size (see test_dumps_sizes_its_storage_from_the_last_
+    large_result); the peaks here are about one call on its own.
+    """
+    pickler.dumps(None)
     gc.collect()
     tracemalloc.start()
     try:
@@ -272,3 +278,38 @@ def test_large_results_are_ordinary_bytes(n):
             # bytes methods that rely on the trailing NUL / the size
             assert ours.find(b".", len(ours) - 1) == len(ours) - 1
             assert (ours + b"!")[-2:] == b".!"
+
+
+def test_dumps_sizes_its_storage_from_the_last_large_result():
+    """After a large result, the next dumps() allocates one block of that
+    size (not a chain of growing ones): a same-size result then peaks at
+    its own size, with nothing else allocated on the way.  A small result
+    frees such a block and forgets the size."""
+    arr = np.arange(3 * MiB // 8, dtype=np.float64)
+    record = {"a": arr, "b": arr[: MiB // 8].copy(), "meta": list(range(1000))}
+    expected = _pickle.dumps(record, 5)
+    assert pickler.dumps(record, 5) == expected
+    # tracemalloc sees every allocation, so a realloc chain would show as
+    # blocks above the result size.
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        data = pickler.dumps(record, 5)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert data == expected
+    assert peak <= len(data) + 64 * 1024
+    # The first small call after it pays for the large block once; the
+    # next one is back to small storage.
+    assert pickler.dumps(1) == _pickle.dumps(1)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        assert pickler.dumps((1, 2), 5) == _pickle.dumps((1, 2), 5)
+        small_peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert small_peak < 64 * 1024
