@@ -434,3 +434,147 @@ def test_class_reduce_callables_match_c(func, args):
         assert ours == ref, proto
         assert type(our_exc) is type(ref_exc), (proto, our_exc, ref_exc)
         assert str(our_exc) == str(ref_exc)
+
+
+# -- classes that define only __reduce__ ----------------------------------------
+# Without an instance __dict__, object's attribute lookup and metaclass
+# `type`, pickler calls the class's __reduce__ function itself instead of
+# going through object.__reduce_ex__; everything else must still go there.
+
+class SlotReduce:
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+
+    def __reduce__(self):
+        return (SlotReduce, (self.a, self.b))
+
+
+class SlotReduceChild(SlotReduce):
+    __slots__ = ("c",)
+
+    def __init__(self, a, b, c=None):
+        super().__init__(a, b)
+        self.c = c
+
+
+class SlotReduceWithDict(SlotReduce):
+    """Adds an instance __dict__, which could shadow __reduce__."""
+
+
+class StaticReduce:
+    __slots__ = ()
+
+    @staticmethod
+    def __reduce__():
+        return (StaticReduce, ())
+
+
+class ClassReduce:
+    __slots__ = ()
+
+    @classmethod
+    def __reduce__(cls):
+        return (cls, ())
+
+
+class ReduceMeta(type):
+    def __getattribute__(cls, name):
+        if name == "__reduce__":
+            return object.__reduce__
+        return super().__getattribute__(name)
+
+
+class MetaReduce(metaclass=ReduceMeta):
+    """type(obj).__reduce__ is object's through the metaclass: the class
+    function is not called and object's default reduction is used."""
+    __slots__ = ("x",)
+
+    def __init__(self):
+        self.x = 1
+
+    def __reduce__(self):
+        raise AssertionError("not reached through object.__reduce_ex__")
+
+
+class SlotReduceEx(SlotReduce):
+    __slots__ = ()
+
+    def __reduce_ex__(self, proto):
+        return (SlotReduce, ("ex", proto))
+
+
+class RaisingReduce:
+    __slots__ = ()
+
+    def __reduce__(self):
+        raise ValueError("no")
+
+
+class BadReduce:
+    __slots__ = ()
+
+    def __reduce__(self):
+        return 42
+
+
+class AttrErrorReduce:
+    __slots__ = ()
+
+    def __reduce__(self):
+        raise AttributeError("inside __reduce__")
+
+
+class GetattrReduce:
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        raise AttributeError(name)
+
+    def __reduce__(self):
+        return (GetattrReduce, ())
+
+
+@pytest.mark.parametrize("factory", [
+    lambda: SlotReduce(1, "x"),
+    lambda: [SlotReduce(i, [i]) for i in range(5)],
+    lambda: SlotReduceChild(1, 2, 3),
+    lambda: SlotReduceWithDict(1, 2),
+    lambda: StaticReduce(),
+    lambda: ClassReduce(),
+    lambda: MetaReduce(),
+    lambda: SlotReduceEx(1, 2),
+    lambda: RaisingReduce(),
+    lambda: BadReduce(),
+    lambda: AttrErrorReduce(),
+    lambda: GetattrReduce(),
+], ids=["slots", "list", "child", "with_dict", "staticmethod", "classmethod",
+        "metaclass", "reduce_ex", "raises", "bad_value", "attribute_error",
+        "getattr"])
+def test_classes_with_only_reduce(factory):
+    check(factory())
+
+
+def test_instance_dict_shadowing_reduce():
+    obj = SlotReduceWithDict(1, 2)
+    obj.__reduce__ = lambda: (SlotReduce, ("from the instance", 0))
+    check(obj)
+    expected, got = both(obj, 4)
+    assert b"from the instance" in got
+
+
+def test_reduce_replaced_on_the_class_after_pickling():
+    obj = SlotReduce(1, 2)
+    check(obj)
+    original = SlotReduce.__dict__["__reduce__"]
+    try:
+        SlotReduce.__reduce__ = lambda self: (SlotReduce, ("replaced", 0))
+        check(obj)
+        assert b"replaced" in both(obj, 4)[1]
+        del SlotReduce.__reduce__          # object's __reduce__ again
+        check(obj)
+    finally:
+        SlotReduce.__reduce__ = original
+    check(obj)
