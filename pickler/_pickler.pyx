@@ -224,6 +224,53 @@ cdef inline void write_u64_le(char *p, unsigned long long v) noexcept:
         p[i] = <char>((v >> (8 * i)) & 0xff)
 
 
+cdef extern from *:
+    """
+    /* The value of an int of at most one 30-bit digit (|v| < 2**30), read
+       from the object itself; 0 for a larger one. */
+    #if PY_VERSION_HEX >= 0x030C0000
+    static inline int pickler_compact_long(PyObject *o, long *v) {
+        if (PyUnstable_Long_IsCompact((PyLongObject *)o)) {
+            *v = (long)PyUnstable_Long_CompactValue((PyLongObject *)o);
+            return 1;
+        }
+        return 0;
+    }
+    #else
+    #if PY_VERSION_HEX < 0x030B0000
+    #include "longintrepr.h"
+    #endif
+    static inline int pickler_compact_long(PyObject *o, long *v) {
+        Py_ssize_t size = Py_SIZE(o);
+        if (size == 0) { *v = 0; return 1; }
+        if (size == 1) { *v = (long)((PyLongObject *)o)->ob_digit[0]; return 1; }
+        if (size == -1) { *v = -(long)((PyLongObject *)o)->ob_digit[0]; return 1; }
+        return 0;
+    }
+    #endif
+    """
+    bint compact_long_value "pickler_compact_long" (PyObject *o, long *v) noexcept
+
+
+cdef inline int write_binint(Framer framer, long val) except -1:
+    """BININT1, BININT2 or BININT for -2**31 <= val < 2**31."""
+    cdef char *p
+    if 0 <= val <= 0xff:
+        p = buf_reserve(framer, 2)
+        p[0] = <char>BININT1
+        p[1] = <char>val
+    elif 0 <= val <= 0xffff:
+        p = buf_reserve(framer, 3)
+        p[0] = <char>BININT2
+        p[1] = <char>(val & 0xff)
+        p[2] = <char>((val >> 8) & 0xff)
+    else:
+        p = buf_reserve(framer, 5)
+        p[0] = <char>BININT
+        write_u32_le(p + 1, <unsigned long long>val)
+    return 0
+
+
 cdef inline int write_decimal_line(Framer framer, char op, Py_ssize_t value) except -1:
     """`op` followed by `value` in decimal and a newline (protocol 0 style)."""
     cdef bytes line = ("%d\n" % value).encode("ascii")
@@ -1043,27 +1090,19 @@ is None or smaller than 5.
 
     @cython.final
     cdef int _save_long(self, object obj) except -1:
-        cdef Framer framer = self.framer
+        cdef Framer framer
         cdef int overflow = 0
-        cdef long val = PyLong_AsLongAndOverflow(obj, &overflow)
+        cdef long val
         cdef char *p
         cdef Py_ssize_t nbytes
+        if self.bin and compact_long_value(<PyObject *>obj, &val):
+            # |val| < 2**30: read from the object, no call.
+            return write_binint(self.framer, val)
+        framer = self.framer
+        val = PyLong_AsLongAndOverflow(obj, &overflow)
         if not overflow and -0x80000000 <= val <= 0x7fffffff:
             if self.bin:
-                if 0 <= val <= 0xff:
-                    p = buf_reserve(framer, 2)
-                    p[0] = <char>BININT1
-                    p[1] = <char>val
-                elif 0 <= val <= 0xffff:
-                    p = buf_reserve(framer, 3)
-                    p[0] = <char>BININT2
-                    p[1] = <char>(val & 0xff)
-                    p[2] = <char>((val >> 8) & 0xff)
-                else:
-                    p = buf_reserve(framer, 5)
-                    p[0] = <char>BININT
-                    write_u32_le(p + 1, <unsigned long long>val)
-                return 0
+                return write_binint(framer, val)
             return write_decimal_line(framer, INT, val)
         if self.proto >= 2:
             if not overflow:

@@ -320,7 +320,8 @@ class CustomError(Exception):
 # ---------------------------------------------------------------------------
 def _int_edges():
     vals = set()
-    for b in (7, 8, 15, 16, 31, 32, 63, 64, 127, 128, 255, 256, 1000,
+    # 30: ints of one 30-bit digit are read from the object directly.
+    for b in (7, 8, 15, 16, 30, 31, 32, 63, 64, 127, 128, 255, 256, 1000,
               8 * 255, 8 * 256, 8 * 257, 10000):
         for base in (2 ** b, -(2 ** b)):
             vals.update((base - 1, base, base + 1))
