@@ -40,6 +40,15 @@ cdef class Unpickler:
     cdef Py_ssize_t _memo_len    # number of entries (array + dict); next MEMOIZE index
     cdef dict _memo_dict         # entries whose index is too sparse for the array, or None
 
+    # --- BUILD keys ---------------------------------------------------
+    # Direct-mapped by address: a str key BUILD found not interned (strong
+    # reference, NULL = empty slot) and the interned str it stands for
+    # (strong reference).  The same memoized key object comes back for
+    # every instance of a class; this skips PyUnicode_InternInPlace's
+    # lookup for it.  Holding the key keeps its address from being reused.
+    cdef PyObject *_intern_from[8]
+    cdef PyObject *_intern_to[8]
+
     # --- options and hooks --------------------------------------------
     cdef int _proto              # protocol announced by PROTO in the current load (0 before)
     cdef bint _fix_imports       # map Python 2 names through _compat_pickle when _proto < 3

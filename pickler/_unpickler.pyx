@@ -72,6 +72,7 @@ cdef extern from "Python.h":
     int R_Set_Add "PySet_Add"(PyObject *, PyObject *) except -1
     int R_Dict_Next "PyDict_Next"(PyObject *, Py_ssize_t *, PyObject **, PyObject **)
     void R_Unicode_InternInPlace "PyUnicode_InternInPlace"(PyObject **)
+    bint R_Unicode_CHECK_INTERNED "PyUnicode_CHECK_INTERNED"(PyObject *)
     char *R_Bytes_AS_STRING "PyBytes_AS_STRING"(PyObject *)
     char *R_ByteArray_AS_STRING "PyByteArray_AS_STRING"(PyObject *)
     int R_ByteArray_Resize "PyByteArray_Resize"(PyObject *, Py_ssize_t) except -1
@@ -1310,8 +1311,8 @@ cdef int _load_build(Unpickler u) except -1:
         # borrowed from `state` (held by this frame).
         while R_Dict_Next(<PyObject *>state, &pos, &k, &v):
             P_INCREF(k)
-            if P_Unicode_CheckExact(k):
-                R_Unicode_InternInPlace(&k)
+            if P_Unicode_CheckExact(k) and not R_Unicode_CHECK_INTERNED(k):
+                k = _interned_key(u, k)
             if exact:
                 rc = N_Dict_SetItem(<PyObject *>inst_dict, k, v)
             else:
@@ -1328,6 +1329,43 @@ cdef int _load_build(Unpickler u) except -1:
             value = <object>v
             setattr(inst, key, value)
     return 0
+
+
+cdef inline PyObject *_interned_key(Unpickler u, PyObject *k) noexcept:
+    """PyUnicode_InternInPlace for a BUILD key: takes the reference to `k`
+    and returns one to the str to store (the interned twin when there is
+    one).  Remembers the pair, so the next instance's key (the same
+    memoized object) costs a pointer comparison."""
+    # Fibonacci hashing of the address: neighbouring keys (pymalloc places
+    # them 48 or 64 bytes apart) land in different slots.
+    cdef size_t slot = (<size_t>k * <size_t>0x9E3779B97F4A7C15ULL) >> (8 * sizeof(size_t) - 3)
+    cdef PyObject *orig = k
+    cdef PyObject *t = u._intern_from[slot]
+    if t == k:
+        t = u._intern_to[slot]
+        P_INCREF(t)
+        P_DECREF(k)
+        return t
+    P_INCREF(orig)                  # held across the call (it may drop k)
+    R_Unicode_InternInPlace(&k)
+    if k != orig:
+        P_XDECREF(u._intern_from[slot])
+        P_XDECREF(u._intern_to[slot])
+        u._intern_from[slot] = orig     # takes the reference from above
+        P_INCREF(k)
+        u._intern_to[slot] = k
+    else:
+        P_DECREF(orig)              # interned itself: next time it is seen as such
+    return k
+
+
+cdef void _clear_intern_cache(Unpickler u) noexcept:
+    cdef int i
+    for i in range(8):
+        P_XDECREF(u._intern_from[i])
+        P_XDECREF(u._intern_to[i])
+        u._intern_from[i] = NULL
+        u._intern_to[i] = NULL
 
 
 cdef int _load_mark(Unpickler u) except -1:
@@ -1769,6 +1807,7 @@ cdef class Unpickler:
             PyMem_Free(self._memo)
         PyMem_Free(self._marks)
         PyMem_Free(self._line)
+        _clear_intern_cache(self)
 
     def __init__(self, file, *, fix_imports=True, encoding="ASCII",
                  errors="strict", buffers=_NO_BUFFERS_DEFAULT):
@@ -2017,6 +2056,7 @@ cdef int _recycle(Unpickler u) except -1:
     cdef PyObject **p
     _release_input(u)
     _memo_clear(u)
+    _clear_intern_cache(u)
     u._buffers = None
     u._pers_func = None
     u._proto = 0

@@ -521,3 +521,68 @@ def test_loads_does_not_keep_large_work_arrays():
     finally:
         tracemalloc.stop()
     assert after - before < 256 * 1024
+
+
+class _ManyAttrs:
+    pass
+
+
+def _many_attr_objects(n_objects, n_attrs, prefix):
+    objs = []
+    for i in range(n_objects):
+        o = _ManyAttrs()
+        for j in range(n_attrs):
+            # Names built at run time: not interned until something interns them.
+            setattr(o, "".join((prefix, "_", str(j))), i * j)
+        objs.append(o)
+    return objs
+
+
+@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_build_interns_instance_dict_keys_as_c(proto):
+    """BUILD stores interned keys, as _pickle does; pickler remembers the
+    interned twin of each memoized key (more keys than its 8 slots here,
+    so pairs are evicted and found again)."""
+    objs = _many_attr_objects(40, 20, "attr_%d" % proto)
+    data = _pickle.dumps(objs, proto)
+    ours = loads(data)
+    theirs = _pickle.loads(data)
+    assert [vars(o) for o in ours] == [vars(o) for o in theirs]
+    for o in ours + theirs:
+        for key in vars(o):
+            assert sys.intern(key) is key
+    # The same key object is stored in every instance.
+    first = list(vars(ours[0]))
+    for o in ours[1:]:
+        assert all(a is b for a, b in zip(first, vars(o)))
+
+
+def test_build_key_cache_keeps_nothing_after_loads():
+    """The interned-key pairs are dropped with the load: no reference to
+    an interned key is left behind (checked by refcount where interned
+    strings are mortal, 3.10 and 3.11), and loads in a loop do not grow."""
+    import tracemalloc
+    objs = _many_attr_objects(5, 4, "kept")
+    data = pickle.dumps(objs, 4)
+    # Twins exist, so the loaded keys stay uninterned and get cached.
+    twins = [sys.intern(name) for name in vars(objs[0])]
+    del objs
+    gc.collect()
+    counts = [sys.getrefcount(t) for t in twins]
+    loaded = loads(data)
+    assert all(k is t for k, t in zip(vars(loaded[0]), twins))
+    del loaded
+    gc.collect()
+    assert [sys.getrefcount(t) for t in twins] == counts
+    tracemalloc.start()
+    try:
+        loads(data)
+        gc.collect()
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(2000):
+            loads(data)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert grown < 16 * 1024
