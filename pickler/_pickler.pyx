@@ -1651,6 +1651,8 @@ is None or smaller than 5.
             rv = ndarray_reduce(obj, t, self.proto)
             if rv is not None:
                 return rv
+        elif is_dtype_metaclass(type(t)):
+            return dtype_reduce(obj, self.proto)
         reduce_func = own_reduce_function(t)
         if reduce_func is not None:
             return reduce_func(obj)
@@ -2254,6 +2256,58 @@ cdef object ndarray_reduce(object arr, type t, int proto):
         return ndarray_reduce_first(arr, t, proto)
     func = getattr(_frombuffer_module, _frombuffer_name)
     return (func, (buf, dtype, arr.shape, _order_c))
+
+
+# numpy.dtype.__reduce__ imports numpy's core module on every call (0.5 of
+# its 0.9 us).  The reduce value of a builtin dtype (np.dtype('f8'),
+# isbuiltin == 1: one of numpy's shared, immutable instances, no fields, no
+# metadata, native byte order) never changes, so numpy's own result for it
+# is kept and handed out again.  It is pickled at most once per pickle (the
+# dtype itself is memoized), and its strings are fresh objects of numpy's
+# as on every call (one-character ones are CPython's shared singletons
+# either way), so the bytes are the same as with a new call.
+
+cdef enum:
+    DTYPE_CACHE_SIZE = 32
+cdef PyObject *_dtype_cache_key[32]    # builtin dtypes seen (strong references)
+cdef PyObject *_dtype_cache_value[32]  # numpy's reduce value for each (strong)
+cdef int _dtype_cache_used = 0
+cdef object _dtype_metaclass = None    # numpy._DTypeMeta once recognised
+
+
+cdef inline bint is_dtype_metaclass(type meta) noexcept:
+    """`meta` is numpy's dtype metaclass (found by name: numpy is never
+    imported here)."""
+    global _dtype_metaclass
+    if meta is _dtype_metaclass:
+        return True
+    if _dtype_metaclass is not None:
+        return False
+    if strcmp((<PyTypeObject *>meta).tp_name, "numpy._DTypeMeta") != 0:
+        return False
+    numpy = sys.modules.get("numpy")
+    if numpy is None or type(getattr(numpy, "dtype", None)) is not meta:
+        return False
+    _dtype_metaclass = meta
+    return True
+
+
+cdef object dtype_reduce(object descr, int proto):
+    """numpy's reduce value for the dtype `descr`: kept for builtin dtypes."""
+    global _dtype_cache_used
+    cdef int i
+    for i in range(_dtype_cache_used):
+        if _dtype_cache_key[i] == <PyObject *>descr:
+            return <object>_dtype_cache_value[i]
+    rv = descr.__reduce_ex__(proto)
+    if (_dtype_cache_used < DTYPE_CACHE_SIZE and type(rv) is tuple
+            and descr.isbuiltin == 1):
+        Py_INCREF(descr)
+        Py_INCREF(rv)
+        _dtype_cache_key[_dtype_cache_used] = <PyObject *>descr
+        _dtype_cache_value[_dtype_cache_used] = <PyObject *>rv
+        _dtype_cache_used += 1
+    return rv
 
 
 def _numpy_shortcut_state():

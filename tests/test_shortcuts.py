@@ -200,3 +200,44 @@ def test_hooks_still_come_first():
         assert outputs[0] == outputs[1]
         assert b"tolist" not in outputs[0] and b"_frombuffer" not in outputs[0]
     del copyreg
+
+
+def dtypes():
+    return [np.dtype("f8"), np.dtype(">f8"), np.dtype("<f8"), np.dtype("f4"),
+            np.dtype("i8"), np.dtype("?"), np.dtype("c16"), np.dtype("O"),
+            np.dtype("M8[D]"), np.dtype("m8[s]"), np.dtype("U5"), np.dtype("S3"),
+            np.dtype("V4"), np.dtype([("a", "<i4"), ("b", ">f8")]),
+            np.dtype("f8", metadata={"unit": "m"}), np.dtype(np.float16)]
+
+
+@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_dtypes_as_with_c(proto):
+    """Builtin dtypes reuse numpy's reduce value from the first time; every
+    dtype, alone and together (shared one-character strings), several
+    times over, gives the C pickler's bytes."""
+    kinds = dtypes()
+    for _ in range(3):
+        for d in kinds:
+            assert pickler.dumps(d, proto) == _pickle.dumps(d, proto), d
+        assert pickler.dumps(kinds, proto) == _pickle.dumps(kinds, proto)
+        arrays = [np.zeros(3, dtype=d) for d in kinds if not d.hasobject]
+        assert pickler.dumps(arrays, proto) == _pickle.dumps(arrays, proto)
+    assert [str(d) for d in pickler.loads(pickler.dumps(kinds, proto))] == [str(d) for d in kinds]
+
+
+def test_dtype_hooks_still_come_first():
+    import io
+
+    class Override:
+        def reducer_override(self, obj):
+            if isinstance(obj, np.dtype):
+                return (np.dtype, (obj.str,))
+            return NotImplemented
+
+    outputs = []
+    for base in (_pickle.Pickler, pickler.Pickler):
+        f = io.BytesIO()
+        type("P", (Override, base), {})(f, 4).dump([np.dtype("f8"), np.dtype("i2")])
+        outputs.append(f.getvalue())
+    assert outputs[0] == outputs[1]
+    assert b"<f8" in outputs[0]
