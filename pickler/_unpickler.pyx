@@ -73,6 +73,7 @@ cdef extern from "Python.h":
     int R_Dict_Next "PyDict_Next"(PyObject *, Py_ssize_t *, PyObject **, PyObject **)
     void R_Unicode_InternInPlace "PyUnicode_InternInPlace"(PyObject **)
     bint R_Unicode_CHECK_INTERNED "PyUnicode_CHECK_INTERNED"(PyObject *)
+    int N_Object_SetAttr "PyObject_SetAttr"(PyObject *, PyObject *, PyObject *) noexcept
     char *R_Bytes_AS_STRING "PyBytes_AS_STRING"(PyObject *)
     char *R_ByteArray_AS_STRING "PyByteArray_AS_STRING"(PyObject *)
     int R_ByteArray_Resize "PyByteArray_Resize"(PyObject *, Py_ssize_t) except -1
@@ -1325,9 +1326,15 @@ cdef int _load_build(Unpickler u) except -1:
             raise UnpicklingError("slot state is not a dictionary")
         pos = 0
         while R_Dict_Next(<PyObject *>slotstate, &pos, &k, &v):
-            key = <object>k
-            value = <object>v
-            setattr(inst, key, value)
+            # PyObject_SetAttr interns the name itself; handing it the
+            # interned twin makes that a flag check.
+            P_INCREF(k)
+            if P_Unicode_CheckExact(k) and not R_Unicode_CHECK_INTERNED(k):
+                k = _interned_key(u, k)
+            rc = N_Object_SetAttr(<PyObject *>inst, k, v)
+            P_DECREF(k)
+            if rc < 0:
+                return -1
     return 0
 
 

@@ -586,3 +586,38 @@ def test_build_key_cache_keeps_nothing_after_loads():
     finally:
         tracemalloc.stop()
     assert grown < 16 * 1024
+
+
+class _Slotted:
+    __slots__ = ("alpha", "beta", "__dict__")
+
+
+def test_build_slot_state_as_c():
+    """Slot state goes through setattr with the interned name, as
+    PyObject_SetAttr would intern it; unknown names fail as with _pickle."""
+    objs = []
+    for i in range(30):
+        o = _Slotted()
+        o.alpha = i
+        o.beta = [i]
+        o.extra = "x%d" % i
+        objs.append(o)
+    for proto in range(2, pickle.HIGHEST_PROTOCOL + 1):
+        data = _pickle.dumps(objs, proto)
+        ours, theirs = loads(data), _pickle.loads(data)
+        assert [(o.alpha, o.beta, vars(o)) for o in ours] == [(o.alpha, o.beta, vars(o)) for o in theirs]
+    # BUILD with a slot name the class does not have.
+    bad = (pickle.PROTO + b"\x04" + pickle.dumps(_SlotsOnly, 4)[11:-1]
+           + b")\x81N}\x8c\x05gammaK\x01s\x86b.")
+    errors = []
+    for mod in (_pickle, pickler):
+        try:
+            mod.loads(bad)
+        except Exception as exc:
+            errors.append((type(exc), str(exc)))
+    assert len(errors) == 2 and errors[0] == errors[1]
+    assert errors[0][0] is AttributeError
+
+
+class _SlotsOnly:
+    __slots__ = ("alpha",)
