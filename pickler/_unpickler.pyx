@@ -420,6 +420,27 @@ cdef PyObject *_poptuple(Unpickler u, Py_ssize_t start) except NULL:
     return t
 
 
+cdef extern from *:
+    """
+    /* Give the items of the exact list `src` to the empty exact list
+       `target` by exchanging their item arrays (`src` is left empty with
+       the target's old array, which its deallocation frees). */
+    static void pickler_list_adopt_items(PyObject *target, PyObject *src) {
+        PyListObject *t = (PyListObject *)target;
+        PyListObject *s = (PyListObject *)src;
+        PyObject **items = t->ob_item;
+        Py_ssize_t allocated = t->allocated;
+        t->ob_item = s->ob_item;
+        t->allocated = s->allocated;
+        Py_SET_SIZE(t, Py_SIZE(s));
+        s->ob_item = items;
+        s->allocated = allocated;
+        Py_SET_SIZE(s, 0);
+    }
+    """
+    void list_adopt_items "pickler_list_adopt_items" (PyObject *target, PyObject *src) noexcept
+
+
 cdef PyObject *_poplist(Unpickler u, Py_ssize_t start) except NULL:
     """Pop stack[start:] into a new list (new reference)."""
     cdef Py_ssize_t n, i
@@ -1209,6 +1230,12 @@ cdef int _do_append(Unpickler u, Py_ssize_t x) except -1:
     if P_List_CheckExact(lst):
         sl = _poplist(u, x)
         ln = R_List_GET_SIZE(lst)
+        if ln == 0:
+            # The usual case (a list's first batch): the new list's item
+            # array becomes the target's; no copy, no reference churn.
+            list_adopt_items(lst, sl)
+            P_DECREF(sl)
+            return 0
         try:
             R_List_SetSlice(lst, ln, ln, sl)
         finally:

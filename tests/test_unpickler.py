@@ -621,3 +621,30 @@ def test_build_slot_state_as_c():
 
 class _SlotsOnly:
     __slots__ = ("alpha",)
+
+
+class _ListChild(list):
+    pass
+
+
+@pytest.mark.parametrize("proto", range(1, pickle.HIGHEST_PROTOCOL + 1))
+def test_appends_keeps_list_identity_and_contents(proto):
+    """The first APPENDS batch hands its items to the list in place: the
+    list keeps its identity (memo, self-references, sharing), later
+    batches, list subclasses and empty batches behave as with _pickle."""
+    selfref = [1, "two"]
+    selfref.append(selfref)
+    shared = list(range(5))
+    big = list(range(2500))                   # three batches of APPENDS
+    child = _ListChild([1, 2, 3])
+    graph = [selfref, [shared, shared], big, child, [], [[]], [None] * 7]
+    data = _pickle.dumps(graph, proto)
+    for out in (loads(data), _pickle.loads(data)):
+        assert out[0][2] is out[0] and out[0][:2] == [1, "two"]
+        assert out[1][0] is out[1][1] and out[1][0] == shared
+        assert out[2] == big
+        assert type(out[3]) is _ListChild and out[3] == [1, 2, 3]
+        assert out[4:] == [[], [[]], [None] * 7]
+    # An empty batch (MARK APPENDS) leaves the list as it is.
+    assert loads(b"\x80\x02](e.") == _pickle.loads(b"\x80\x02](e.") == []
+    assert loads(b"\x80\x02](K\x01e(e.") == [1]
