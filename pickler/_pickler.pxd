@@ -46,6 +46,8 @@ cdef class Pickler:
     # resolved once per dump() (None = not overridden, the compiled path is
     # used); internal calls go through them, as in pickle._Pickler.
     cdef object hook_save               # save(obj, save_persistent_id=True)
+    cdef object hook_save_func          # hook_save's function when it is a method bound
+                                        # to this pickler (called as func(self, obj)), else None
     cdef object hook_memoize            # memoize(obj)
     cdef object hook_save_reduce        # save_reduce(func, args, ..., obj=obj)
     cdef object hook_save_global        # save_global(obj, name=None)
@@ -93,6 +95,7 @@ cdef class Pickler:
     cdef int save_custom(self, object obj, object saver) except -1
     @cython.final
     cdef int before_python(self) except -1
+    cdef int flush_unframed(self) except -1
     @cython.final
     cdef int write_pers(self, object pid) except -1
     @cython.final

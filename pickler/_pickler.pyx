@@ -34,6 +34,7 @@ from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.dict cimport PyDict_Next, PyDict_GetItemWithError
 from cpython.ref cimport Py_INCREF, Py_DECREF
+from cpython.method cimport PyMethod_Check, PyMethod_GET_FUNCTION, PyMethod_GET_SELF
 from libc.string cimport memcpy, strlen, strcmp
 
 from ._opcodes cimport *
@@ -382,6 +383,7 @@ is None or smaller than 5.
         self.use_reducer_override = False
         self.use_dispatch_table = False
         self.hook_save = None
+        self.hook_save_func = None
         self.hook_memoize = None
         self.hook_save_reduce = None
         self.hook_save_global = None
@@ -747,6 +749,10 @@ is None or smaller than 5.
         """The pure-Python Pickler's methods a subclass overrides, and the
         entries of its `dispatch` that differ from Pickler.dispatch."""
         self.hook_save = overridden(self, cls, "save", _base_save)
+        self.hook_save_func = None
+        if (PyMethod_Check(self.hook_save)
+                and PyMethod_GET_SELF(self.hook_save) == <PyObject *>self):
+            self.hook_save_func = <object>PyMethod_GET_FUNCTION(self.hook_save)
         self.hook_memoize = overridden(self, cls, "memoize", _base_memoize)
         self.hook_save_reduce = overridden(self, cls, "save_reduce", _base_save_reduce)
         self.hook_save_global = overridden(self, cls, "save_global", _base_save_global)
@@ -913,9 +919,16 @@ is None or smaller than 5.
         cdef int i
         cdef PyObject *saver
         if self.hook_save is not None and not (flags & NO_SAVE_HOOK):
-            # A subclass overrides save(): it sees every object.
+            # A subclass overrides save(): it sees every object.  Its
+            # function is called with self (a vectorcall), not through the
+            # bound method.
             self.before_python()
-            if flags & NO_PERSISTENT_ID:
+            if self.hook_save_func is not None:
+                if flags & NO_PERSISTENT_ID:
+                    self.hook_save_func(self, obj, False)
+                else:
+                    self.hook_save_func(self, obj)
+            elif flags & NO_PERSISTENT_ID:
                 self.hook_save(obj, False)
             else:
                 self.hook_save(obj)
@@ -972,9 +985,16 @@ is None or smaller than 5.
         file is written as it goes, as the pure-Python pickler does, so that
         what the override writes to the file directly lands after what was
         pickled before it (joblib's NumpyPickler writes an array's data
-        right after Pickler.save(wrapper) returns)."""
+        right after Pickler.save(wrapper) returns).  Called twice per object
+        under a save() override: the common case is one flag test."""
+        if self.flush_before_python:
+            return self.flush_unframed()
+        return 0
+
+    @cython.final
+    cdef int flush_unframed(self) except -1:
         cdef Framer framer = self.framer
-        if self.flush_before_python and framer.length and not framer.framing:
+        if framer.length and not framer.framing:
             framer.flush_to_file()
             framer.allocate(framer.flush_capacity)
         return 0
