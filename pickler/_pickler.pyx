@@ -253,23 +253,31 @@ cdef extern from *:
     bint compact_long_value "pickler_compact_long" (PyObject *o, long *v) noexcept
 
 
-cdef inline int write_binint(Framer framer, long val) except -1:
-    """BININT1, BININT2 or BININT for -2**31 <= val < 2**31."""
+cdef inline int write_sized_opcode(Framer framer, char op1, char op2, char op4,
+                                   long long val) except -1:
+    """The smallest of `op1` + 1 byte, `op2` + 2 bytes, `op4` + 4 bytes
+    (little-endian) that holds `val` (BININT1/BININT2/BININT, EXT1/EXT2/EXT4);
+    a negative `val` takes `op4` in two's complement."""
     cdef char *p
     if 0 <= val <= 0xff:
         p = buf_reserve(framer, 2)
-        p[0] = <char>BININT1
+        p[0] = op1
         p[1] = <char>val
     elif 0 <= val <= 0xffff:
         p = buf_reserve(framer, 3)
-        p[0] = <char>BININT2
+        p[0] = op2
         p[1] = <char>(val & 0xff)
         p[2] = <char>((val >> 8) & 0xff)
     else:
         p = buf_reserve(framer, 5)
-        p[0] = <char>BININT
+        p[0] = op4
         write_u32_le(p + 1, <unsigned long long>val)
     return 0
+
+
+cdef inline int write_binint(Framer framer, long val) except -1:
+    """BININT1, BININT2 or BININT for -2**31 <= val < 2**31."""
+    return write_sized_opcode(framer, <char>BININT1, <char>BININT2, <char>BININT, val)
 
 
 cdef inline int write_decimal_line(Framer framer, char op, Py_ssize_t value) except -1:
@@ -1916,7 +1924,6 @@ is None or smaller than 5.
     cdef int save_global_body(self, object obj, object name) except -1:
         """Pickle `obj` by reference: module and qualified name."""
         cdef Framer framer = self.framer
-        cdef char *p
         cdef long code
         if name is None:
             name = getattr(obj, "__qualname__", None)
@@ -1970,20 +1977,7 @@ is None or smaller than 5.
                 if code <= 0 or code > 0x7fffffff:
                     raise _PicklingError("Can't pickle %r: extension code %d is "
                                          "out of range" % (obj, code))
-                if code <= 0xff:
-                    p = buf_reserve(framer, 2)
-                    p[0] = <char>EXT1
-                    p[1] = <char>code
-                elif code <= 0xffff:
-                    p = buf_reserve(framer, 3)
-                    p[0] = <char>EXT2
-                    p[1] = <char>(code & 0xff)
-                    p[2] = <char>((code >> 8) & 0xff)
-                else:
-                    p = buf_reserve(framer, 5)
-                    p[0] = <char>EXT4
-                    write_u32_le(p + 1, <unsigned long long>code)
-                return 0
+                return write_sized_opcode(framer, <char>EXT1, <char>EXT2, <char>EXT4, code)
 
         if parent is module:
             name = lastname
