@@ -1,6 +1,7 @@
 # cython: language_level=3
 """Declarations of the pickler's memo table (see _memo.pyx)."""
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
 
 
 cdef struct MemoEntry:
@@ -60,3 +61,20 @@ cdef inline MemoEntry *memo_find(MemoTable memo, PyObject *key) noexcept:
     or NULL when it is not memoized."""
     cdef MemoEntry *entry = memo_slot(memo.table, <size_t>memo.mask, key)
     return entry if entry.key != NULL else NULL
+
+
+cdef inline int memo_set(MemoTable memo, PyObject *key, Py_ssize_t value) except -1:
+    """Store `key` -> `value`, replacing the value if `key` is present;
+    inline, so the save path's memoize costs no call."""
+    cdef MemoEntry *entry = memo_slot(memo.table, <size_t>memo.mask, key)
+    if entry.key == key:
+        entry.value = value
+        return 0
+    Py_INCREF(<object>key)
+    entry.key = key
+    entry.value = value
+    memo.used += 1
+    # Keep the load factor at or below 2/3 so that probe runs stay short.
+    if 3 * memo.used >= 2 * (memo.mask + 1):
+        memo.resize(memo.used * 2)
+    return 0

@@ -61,18 +61,7 @@ cdef class MemoTable:
 
     cdef int set(self, PyObject *key, Py_ssize_t value) except -1:
         """Store `key` -> `value`, replacing the value if `key` is present."""
-        cdef MemoEntry *entry = memo_slot(self.table, <size_t>self.mask, key)
-        if entry.key == key:
-            entry.value = value
-            return 0
-        Py_INCREF(<object>key)
-        entry.key = key
-        entry.value = value
-        self.used += 1
-        # Keep the load factor at or below 2/3 so that probe runs stay short.
-        if 3 * self.used >= 2 * (self.mask + 1):
-            self.resize(self.used * 2)
-        return 0
+        return memo_set(self, key, value)
 
     cdef void clear(self) noexcept:
         """Drop every entry (and the references they hold); keep the table size."""

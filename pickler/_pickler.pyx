@@ -40,7 +40,7 @@ from libc.string cimport memcpy, strlen, strcmp
 from ._opcodes cimport *
 from ._buffer cimport buf_reserve, buf_write, buf_write_byte
 from ._framer cimport Framer, opcode_boundary, write_payload
-from ._memo cimport MemoTable, MemoEntry, memo_lookup, memo_find
+from ._memo cimport MemoTable, MemoEntry, memo_lookup, memo_find, memo_set
 from ._imports cimport import_module
 
 cdef extern from "Python.h":
@@ -824,7 +824,10 @@ is None or smaller than 5.
         slots.  Any other is dropped for a fresh small one: one left by an
         earlier, bigger call would make small calls walk it, and walking a
         large kept table measured slower than growing a new one (A/B,
-        inst_reduce: 1.24 vs 1.07 of C's time)."""
+        inst_reduce: 1.24 vs 1.07 of C's time).  (Zeroing the table with
+        memset and releasing the keys from an insertion-order array was
+        tried: more instructions than the walk, which reads the mostly
+        empty slots in order and writes only the used ones.)"""
         cdef MemoTable memo = self.memo_table
         cdef Py_ssize_t used = memo.used
         if memo.mask + 1 <= KEEP_MEMO_SLOTS and memo.mask + 1 <= 8 * used + 64:
@@ -1073,7 +1076,7 @@ is None or smaller than 5.
         if self.fast:
             return 0
         idx = self.memo_table.used
-        self.memo_table.set(<PyObject *>obj, idx)
+        memo_set(self.memo_table, <PyObject *>obj, idx)
         if self.proto >= 4:
             return buf_write_byte(framer, MEMOIZE)
         if not self.bin:
@@ -2246,7 +2249,9 @@ cdef inline bint is_ndarray_type(type t) noexcept:
         return True
     if _ndarray_type is not None:
         return False
-    return strcmp((<PyTypeObject *>t).tp_name, "numpy.ndarray") == 0
+    # First character before strcmp: most types reaching here are not numpy's.
+    return ((<PyTypeObject *>t).tp_name[0] == b'n'
+            and strcmp((<PyTypeObject *>t).tp_name, "numpy.ndarray") == 0)
 
 
 cdef object ndarray_reduce(object arr, type t, int proto):
@@ -2297,7 +2302,8 @@ cdef inline bint is_dtype_metaclass(type meta) noexcept:
         return True
     if _dtype_metaclass is not None:
         return False
-    if strcmp((<PyTypeObject *>meta).tp_name, "numpy._DTypeMeta") != 0:
+    if ((<PyTypeObject *>meta).tp_name[0] != b'n'
+            or strcmp((<PyTypeObject *>meta).tp_name, "numpy._DTypeMeta") != 0):
         return False
     numpy = sys.modules.get("numpy")
     if numpy is None or type(getattr(numpy, "dtype", None)) is not meta:
