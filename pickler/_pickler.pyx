@@ -28,7 +28,7 @@ from types import FunctionType
 from pickle import PickleBuffer, PicklingError, DEFAULT_PROTOCOL
 
 cimport cython
-from cpython.object cimport PyObject, PyTypeObject
+from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_AsLong
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
@@ -888,35 +888,40 @@ is None or smaller than 5.
         NO_SAVE_HOOK (called by Pickler.save(), i.e. from an overriding
         save()'s super().save(), so that override is not called again).
         """
-        cdef Framer framer = self.framer
-        cdef type t
+        # Borrowed references only (self.framer, the type pointer): this runs
+        # for every object, and a local object variable costs a reference
+        # count increment and decrement each.
+        cdef PyTypeObject *t
         cdef Py_ssize_t idx
+        cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
+        cdef PyObject *memo_      # borrowed, read where used (a hook may replace self.memo)
         if self.per_object_hooks:
             if self.save_with_hooks(obj, flags):
                 return 0
         else:
-            opcode_boundary(framer)
+            opcode_boundary(<Framer>framer_)
         # Atoms: never memoized.
         if obj is None:
-            return buf_write_byte(framer, NONE)
+            return buf_write_byte(<Framer>framer_, NONE)
         if obj is True or obj is False:
             return self._save_bool(obj)
-        t = type(obj)
-        if t is int:
+        t = Py_TYPE(obj)
+        if t == <PyTypeObject *>int:
             return self._save_long(obj)
-        if t is float:
+        if t == <PyTypeObject *>float:
             return self._save_float(obj)
-        idx = memo_lookup(self.memo_table, <PyObject *>obj)
+        memo_ = <PyObject *>self.memo_table
+        idx = memo_lookup(<MemoTable>memo_, <PyObject *>obj)
         if idx >= 0:
             return self.memo_get(idx)
-        if t is str:
+        if t == <PyTypeObject *>str:
             return self._save_str(obj)
-        if t is bytes:
+        if t == <PyTypeObject *>bytes:
             return self._save_bytes(obj)
         # Only objects that can contain others count against the recursion limit.
         enter_recursive_call(self.stack_floor)
         try:
-            self.save_nonatomic(obj, t)
+            self.save_nonatomic(obj, <type>t)
         finally:
             Py_LeaveRecursiveCall()
         return 0
@@ -1066,7 +1071,7 @@ is None or smaller than 5.
     cdef int _memoize(self, object obj, bint from_python=False) except -1:
         """Give `obj` the next memo index and write the opcode that stores it
         (through a subclass's memoize() if it has one, unless called by it)."""
-        cdef Framer framer = self.framer
+        cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
         cdef Py_ssize_t idx
         cdef char *p
         if self.hook_memoize is not None and not from_python:
@@ -1078,15 +1083,15 @@ is None or smaller than 5.
         idx = self.memo_table.used
         memo_set(self.memo_table, <PyObject *>obj, idx)
         if self.proto >= 4:
-            return buf_write_byte(framer, MEMOIZE)
+            return buf_write_byte(<Framer>framer_, MEMOIZE)
         if not self.bin:
-            return write_decimal_line(framer, PUT, idx)
+            return write_decimal_line(<Framer>framer_, PUT, idx)
         if idx < 256:
-            p = buf_reserve(framer, 2)
+            p = buf_reserve(<Framer>framer_, 2)
             p[0] = <char>BINPUT
             p[1] = <char>idx
         elif idx <= 0xffffffff:
-            p = buf_reserve(framer, 5)
+            p = buf_reserve(<Framer>framer_, 5)
             p[0] = <char>LONG_BINPUT
             write_u32_le(p + 1, <unsigned long long>idx)
         else:
@@ -1095,16 +1100,16 @@ is None or smaller than 5.
 
     @cython.final
     cdef int memo_get(self, Py_ssize_t idx) except -1:
-        cdef Framer framer = self.framer
+        cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
         cdef char *p
         if not self.bin:
-            return write_decimal_line(framer, GET, idx)
+            return write_decimal_line(<Framer>framer_, GET, idx)
         if idx < 256:
-            p = buf_reserve(framer, 2)
+            p = buf_reserve(<Framer>framer_, 2)
             p[0] = <char>BINGET
             p[1] = <char>idx
         elif idx <= 0xffffffff:
-            p = buf_reserve(framer, 5)
+            p = buf_reserve(<Framer>framer_, 5)
             p[0] = <char>LONG_BINGET
             write_u32_le(p + 1, <unsigned long long>idx)
         else:
@@ -1121,7 +1126,7 @@ is None or smaller than 5.
 
     @cython.final
     cdef int _save_long(self, object obj) except -1:
-        cdef Framer framer
+        cdef PyObject *framer_   # borrowed: self holds it
         cdef int overflow = 0
         cdef long val
         cdef char *p
@@ -1129,17 +1134,17 @@ is None or smaller than 5.
         if self.bin and compact_long_value(<PyObject *>obj, &val):
             # |val| < 2**30: read from the object, no call.
             return write_binint(self.framer, val)
-        framer = self.framer
+        framer_ = <PyObject *>self.framer
         val = PyLong_AsLongAndOverflow(obj, &overflow)
         if not overflow and -0x80000000 <= val <= 0x7fffffff:
             if self.bin:
-                return write_binint(framer, val)
-            return write_decimal_line(framer, INT, val)
+                return write_binint(<Framer>framer_, val)
+            return write_decimal_line(<Framer>framer_, INT, val)
         if self.proto >= 2:
             if not overflow:
-                return write_long1_from_long(framer, val)
+                return write_long1_from_long(<Framer>framer_, val)
             if obj == 0:
-                return buf_write(framer, b"\x8a\x00", 2)
+                return buf_write(<Framer>framer_, b"\x8a\x00", 2)
             # Two's complement, little-endian, with the extra sign byte that
             # bit_length() + 1 implies trimmed for -(2**(8*k - 1)).
             nbytes = ((<object>obj).bit_length() >> 3) + 1
@@ -1150,23 +1155,23 @@ is None or smaller than 5.
                     and ((<bytes>data)[nbytes - 2] & 0x80) != 0):
                 nbytes -= 1
             if nbytes < 256:
-                p = buf_reserve(framer, 2)
+                p = buf_reserve(<Framer>framer_, 2)
                 p[0] = <char>LONG1
                 p[1] = <char>nbytes
             else:
-                p = buf_reserve(framer, 5)
+                p = buf_reserve(<Framer>framer_, 5)
                 p[0] = <char>LONG4
                 write_u32_le(p + 1, <unsigned long long>nbytes)
-            return buf_write(framer, PyBytes_AS_STRING(data), nbytes)
+            return buf_write(<Framer>framer_, PyBytes_AS_STRING(data), nbytes)
         # Protocols 0 and 1: decimal repr with Python 2's trailing L.
         text = repr(obj).encode("ascii")
-        buf_write_byte(framer, LONG)
-        buf_write(framer, PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
-        return buf_write(framer, b"L\n", 2)
+        buf_write_byte(<Framer>framer_, LONG)
+        buf_write(<Framer>framer_, PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
+        return buf_write(<Framer>framer_, b"L\n", 2)
 
     @cython.final
     cdef int _save_float(self, object obj) except -1:
-        cdef Framer framer = self.framer
+        cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
         cdef double x = PyFloat_AS_DOUBLE(obj)
         cdef unsigned long long bits
         cdef char *p
@@ -1175,16 +1180,16 @@ is None or smaller than 5.
         if self.bin:
             # BINFLOAT: the IEEE 754 double, big-endian.
             memcpy(&bits, &x, 8)
-            p = buf_reserve(framer, 9)
+            p = buf_reserve(<Framer>framer_, 9)
             p[0] = <char>BINFLOAT
             for i in range(8):
                 p[1 + i] = <char>((bits >> (56 - 8 * i)) & 0xff)
             return 0
         text = PyOS_double_to_string(x, b'r', 0, Py_DTSF_ADD_DOT_0, NULL)
         try:
-            buf_write_byte(framer, FLOAT)
-            buf_write(framer, text, <Py_ssize_t>strlen(text))
-            buf_write_byte(framer, NEWLINE)
+            buf_write_byte(<Framer>framer_, FLOAT)
+            buf_write(<Framer>framer_, text, <Py_ssize_t>strlen(text))
+            buf_write_byte(<Framer>framer_, NEWLINE)
         finally:
             PyMem_Free(text)
         return 0
@@ -1306,37 +1311,40 @@ is None or smaller than 5.
 
     @cython.final
     cdef int _save_tuple(self, tuple obj) except -1:
-        cdef Framer framer = self.framer
+        cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
+        cdef PyObject *memo_      # borrowed, read where used (a hook may replace self.memo)
         cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
         cdef Py_ssize_t i
         cdef Py_ssize_t idx
         if n == 0:
             if self.proto:
-                return buf_write_byte(framer, EMPTY_TUPLE)
-            return buf_write(framer, b"(t", 2)
+                return buf_write_byte(<Framer>framer_, EMPTY_TUPLE)
+            return buf_write(<Framer>framer_, b"(t", 2)
         if n <= 3 and self.proto >= 2:
             for i in range(n):
                 self._save(<object>PyTuple_GET_ITEM(obj, i), 0)
-            idx = memo_lookup(self.memo_table, <PyObject *>obj)
+            memo_ = <PyObject *>self.memo_table
+            idx = memo_lookup(<MemoTable>memo_, <PyObject *>obj)
             if idx >= 0:
                 # Recursive tuple: it was memoized while saving its items.
                 for i in range(n):
-                    buf_write_byte(framer, POP)
+                    buf_write_byte(<Framer>framer_, POP)
                 return self.memo_get(idx)
-            buf_write_byte(framer, <char>(TUPLE1 - 1 + <int>n))
+            buf_write_byte(<Framer>framer_, <char>(TUPLE1 - 1 + <int>n))
             return self._memoize(obj)
-        buf_write_byte(framer, MARK)
+        buf_write_byte(<Framer>framer_, MARK)
         for i in range(n):
             self._save(<object>PyTuple_GET_ITEM(obj, i), 0)
-        idx = memo_lookup(self.memo_table, <PyObject *>obj)
+        memo_ = <PyObject *>self.memo_table
+        idx = memo_lookup(<MemoTable>memo_, <PyObject *>obj)
         if idx >= 0:
             if self.bin:
-                buf_write_byte(framer, POP_MARK)
+                buf_write_byte(<Framer>framer_, POP_MARK)
             else:
                 for i in range(n + 1):
-                    buf_write_byte(framer, POP)
+                    buf_write_byte(<Framer>framer_, POP)
             return self.memo_get(idx)
-        buf_write_byte(framer, TUPLE)
+        buf_write_byte(<Framer>framer_, TUPLE)
         return self._memoize(obj)
 
     @cython.final
@@ -1366,17 +1374,17 @@ is None or smaller than 5.
 
     @cython.final
     cdef int batch_list_exact(self, list obj) except -1:
-        cdef Framer framer = self.framer
+        cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
         cdef Py_ssize_t total = 0
         cdef Py_ssize_t this_batch
         cdef object item
         if PyList_GET_SIZE(obj) == 1:
             item = <object>PyList_GET_ITEM(obj, 0)
             self._save(item, 0)
-            return buf_write_byte(framer, APPEND)
+            return buf_write_byte(<Framer>framer_, APPEND)
         while True:
             this_batch = 0
-            buf_write_byte(framer, MARK)
+            buf_write_byte(<Framer>framer_, MARK)
             # The list may change while its items are pickled: re-read its size.
             while total < PyList_GET_SIZE(obj):
                 item = <object>PyList_GET_ITEM(obj, total)
@@ -1385,7 +1393,7 @@ is None or smaller than 5.
                 this_batch += 1
                 if this_batch == BATCHSIZE:
                     break
-            buf_write_byte(framer, APPENDS)
+            buf_write_byte(<Framer>framer_, APPENDS)
             if total >= PyList_GET_SIZE(obj):
                 break
         return 0
@@ -1459,7 +1467,7 @@ is None or smaller than 5.
 
     @cython.final
     cdef int batch_dict_exact(self, dict obj) except -1:
-        cdef Framer framer = self.framer
+        cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
         cdef Py_ssize_t size = len(obj)
         cdef Py_ssize_t pos = 0
         cdef PyObject *k
@@ -1472,10 +1480,10 @@ is None or smaller than 5.
             value = <object>v
             self._save(key, 0)
             self._save(value, 0)
-            return buf_write_byte(framer, SETITEM)
+            return buf_write_byte(<Framer>framer_, SETITEM)
         while True:
             i = 0
-            buf_write_byte(framer, MARK)
+            buf_write_byte(<Framer>framer_, MARK)
             while PyDict_Next(obj, &pos, &k, &v):
                 # Strong references: pickling the key may mutate the dict.
                 key = <object>k
@@ -1485,7 +1493,7 @@ is None or smaller than 5.
                 i += 1
                 if i == BATCHSIZE:
                     break
-            buf_write_byte(framer, SETITEMS)
+            buf_write_byte(<Framer>framer_, SETITEMS)
             if len(obj) != size:
                 raise RuntimeError("dictionary changed size during iteration")
             if i != BATCHSIZE:
@@ -1706,7 +1714,8 @@ is None or smaller than 5.
         is computed as object's default __getstate__ does: the instance
         __dict__ (None if empty or absent), paired with a dict of the set
         __slots__ values when the class has slots."""
-        cdef Framer framer = self.framer
+        cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
+        cdef PyObject *memo_      # borrowed, read where used (a hook may replace self.memo)
         cdef Py_ssize_t idx
         cdef PyTypeObject *tp = <PyTypeObject *>t
         cdef object state = None
@@ -1714,12 +1723,13 @@ is None or smaller than 5.
         cdef Py_ssize_t i, n
         self._save(t, 0)
         self._save((), 0)
-        buf_write_byte(framer, NEWOBJ)
-        idx = memo_lookup(self.memo_table, <PyObject *>obj)
+        buf_write_byte(<Framer>framer_, NEWOBJ)
+        memo_ = <PyObject *>self.memo_table
+        idx = memo_lookup(<MemoTable>memo_, <PyObject *>obj)
         if idx >= 0:
             # Pickling the class reached the object itself (a class pickled
             # by value by a reducer_override, for instance).
-            buf_write_byte(framer, POP)
+            buf_write_byte(<Framer>framer_, POP)
             return self.memo_get(idx)
         self._memoize(obj)
         if tp.tp_dictoffset != 0:
@@ -1744,7 +1754,7 @@ is None or smaller than 5.
                 state = (state, slots)
         if state is not None:
             self._save(state, 0)
-            buf_write_byte(framer, BUILD)
+            buf_write_byte(<Framer>framer_, BUILD)
         return 0
 
     @cython.final

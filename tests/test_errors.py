@@ -715,3 +715,41 @@ def test_no_leak_on_error_path(call):
     assert grown_size < 64 * 1024, "grew by %d bytes:\n%s" % (grown_size, top)
     if has_refcount:
         assert grown_refs < 1000
+
+
+@pytest.mark.parametrize("proto", [1, 2, 4, 5])
+@pytest.mark.parametrize("where", ["persistent_id", "reducer_override", "reduce"])
+def test_memo_replaced_by_a_hook_during_dump(proto, where):
+    """A hook that replaces or clears the Pickler's memo in the middle of a
+    dump: the save path reads the memo afresh after any Python code, so
+    nothing refers to a freed table, and the bytes are _pickle's."""
+    holder = {}
+
+    class Replacer:
+        def __reduce__(self):
+            holder["p"].memo = {}
+            return (str, ("r",))
+
+    def run(mod):
+        class P(mod.Pickler):
+            if where == "persistent_id":
+                def persistent_id(self, obj):
+                    if isinstance(obj, tuple) and len(obj) == 2:
+                        self.memo = {}
+                    return None
+            elif where == "reducer_override":
+                def reducer_override(self, obj):
+                    if isinstance(obj, tuple) and len(obj) == 2:
+                        self.memo.clear()
+                    return NotImplemented
+        shared = ["shared", "list"]
+        data = [shared, ("a", shared), shared, [Replacer(), shared, ("b", "c")], shared]
+        f = io.BytesIO()
+        p = P(f, proto)
+        holder["p"] = p
+        p.dump(data)
+        gc.collect()
+        p.dump(data)          # and the Pickler stays usable
+        return f.getvalue()
+
+    assert run(pickler) == run(_pickle)
