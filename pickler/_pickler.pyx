@@ -1126,7 +1126,7 @@ is None or smaller than 5.
 
     @cython.final
     cdef int _save_long(self, object obj) except -1:
-        cdef PyObject *framer_   # borrowed: self holds it
+        cdef PyObject *framer_   # borrowed: fixed while running
         cdef int overflow = 0
         cdef long val
         cdef char *p
