@@ -1072,6 +1072,7 @@ is None or smaller than 5.
         """Give `obj` the next memo index and write the opcode that stores it
         (through a subclass's memoize() if it has one, unless called by it)."""
         cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
+        cdef PyObject *memo_      # borrowed, read where used (a hook may replace self.memo)
         cdef Py_ssize_t idx
         cdef char *p
         if self.hook_memoize is not None and not from_python:
@@ -1081,7 +1082,8 @@ is None or smaller than 5.
         if self.fast:
             return 0
         idx = self.memo_table.used
-        memo_set(self.memo_table, <PyObject *>obj, idx)
+        memo_ = <PyObject *>self.memo_table
+        memo_set(<MemoTable>memo_, <PyObject *>obj, idx)
         if self.proto >= 4:
             return buf_write_byte(<Framer>framer_, MEMOIZE)
         if not self.bin:
@@ -1126,15 +1128,14 @@ is None or smaller than 5.
 
     @cython.final
     cdef int _save_long(self, object obj) except -1:
-        cdef PyObject *framer_   # borrowed: fixed while running
+        cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
         cdef int overflow = 0
         cdef long val
         cdef char *p
         cdef Py_ssize_t nbytes
         if self.bin and compact_long_value(<PyObject *>obj, &val):
             # |val| < 2**30: read from the object, no call.
-            return write_binint(self.framer, val)
-        framer_ = <PyObject *>self.framer
+            return write_binint(<Framer>framer_, val)
         val = PyLong_AsLongAndOverflow(obj, &overflow)
         if not overflow and -0x80000000 <= val <= 0x7fffffff:
             if self.bin:
@@ -1687,7 +1688,7 @@ is None or smaller than 5.
             if self.plain_slotnames is not None:
                 return _PLAIN_INSTANCE
         if is_ndarray_type(t):
-            rv = ndarray_reduce(obj, t, self.proto)
+            rv = ndarray_reduce(obj, self.proto)
             if rv is not None:
                 return rv
         elif is_dtype_metaclass(type(t)):
@@ -2250,25 +2251,34 @@ cdef object _frombuffer_name = None     # its name there ("_frombuffer")
 cdef object _order_c = None             # the 'C' numpy returns
 
 
-cdef inline bint is_ndarray_type(type t) noexcept:
-    """`t` is numpy.ndarray itself (found by name first: numpy is never
-    imported here)."""
+cdef inline bint has_numpy_name(type t, const char *name) noexcept:
+    """tp_name is `name` (first character first: most types reaching the
+    reduce path are not numpy's)."""
+    return ((<PyTypeObject *>t).tp_name[0] == name[0]
+            and strcmp((<PyTypeObject *>t).tp_name, name) == 0)
+
+
+cdef int is_ndarray_type(type t) except -1:
+    """`t` is numpy.ndarray itself: recognised by name, confirmed once
+    against the imported numpy (which is never imported here)."""
+    global _ndarray_type
     if _ndarray_state < 0:
         return False
     if t is _ndarray_type:
         return True
-    if _ndarray_type is not None:
+    if _ndarray_type is not None or not has_numpy_name(t, "numpy.ndarray"):
         return False
-    # First character before strcmp: most types reaching here are not numpy's.
-    return ((<PyTypeObject *>t).tp_name[0] == b'n'
-            and strcmp((<PyTypeObject *>t).tp_name, "numpy.ndarray") == 0)
+    numpy = sys.modules.get("numpy")
+    if numpy is None or getattr(numpy, "ndarray", None) is not t:
+        return False
+    _ndarray_type = t
+    return True
 
 
-cdef object ndarray_reduce(object arr, type t, int proto):
+cdef object ndarray_reduce(object arr, int proto):
     """numpy's reduce value for `arr` without its imports, or None when
     numpy's own __reduce_ex__ must be called."""
     cdef const Py_buffer *view
-    global _ndarray_type, _ndarray_state
     if proto < 5:
         return None
     dtype = arr.dtype
@@ -2282,9 +2292,43 @@ cdef object ndarray_reduce(object arr, type t, int proto):
     if not PyBuffer_IsContiguous(view, b'C'):
         return None
     if _ndarray_state == 0:
-        return ndarray_reduce_first(arr, t, proto)
+        return ndarray_reduce_first(arr, proto)
     func = getattr(_frombuffer_module, _frombuffer_name)
     return (func, (buf, dtype, arr.shape, _order_c))
+
+
+def _numpy_shortcut_state():
+    """Diagnostics for the tests: 1 when ndarray_reduce() is in use, -1 when
+    numpy's own reduce is always called, 0 before the first array."""
+    return _ndarray_state
+
+
+cdef object ndarray_reduce_first(object arr, int proto):
+    """The first C-contiguous array: numpy reduces it; its result decides
+    whether the shortcut is used for later arrays."""
+    global _ndarray_state, _frombuffer_module, _frombuffer_name, _order_c
+    rv = arr.__reduce_ex__(proto)
+    again = arr.__reduce_ex__(proto)
+    _ndarray_state = -1
+    if not (type(rv) is tuple and len(rv) == 2 and type(rv[1]) is tuple
+            and len(rv[1]) == 4 and type(again) is tuple and len(again) == 2
+            and type(again[1]) is tuple and len(again[1]) == 4):
+        return rv
+    func, args = rv
+    if not (type(args[0]) is _PickleBuffer and args[1] is arr.dtype
+            and args[2] == arr.shape and type(args[2]) is tuple
+            and type(args[3]) is str and args[3] == "C"
+            and args[3] is again[1][3] and again[0] is func):
+        return rv
+    module = sys.modules.get(getattr(func, "__module__", None))
+    name = getattr(func, "__name__", None)
+    if module is None or type(name) is not str or getattr(module, name, None) is not func:
+        return rv
+    _frombuffer_module = module
+    _frombuffer_name = name
+    _order_c = args[3]
+    _ndarray_state = 1
+    return rv
 
 
 # numpy.dtype.__reduce__ imports numpy's core module on every call (0.5 of
@@ -2304,16 +2348,13 @@ cdef int _dtype_cache_used = 0
 cdef object _dtype_metaclass = None    # numpy._DTypeMeta once recognised
 
 
-cdef inline bint is_dtype_metaclass(type meta) noexcept:
-    """`meta` is numpy's dtype metaclass (found by name: numpy is never
-    imported here)."""
+cdef int is_dtype_metaclass(type meta) except -1:
+    """`meta` is numpy's dtype metaclass: recognised by name, confirmed once
+    against the imported numpy."""
     global _dtype_metaclass
     if meta is _dtype_metaclass:
         return True
-    if _dtype_metaclass is not None:
-        return False
-    if ((<PyTypeObject *>meta).tp_name[0] != b'n'
-            or strcmp((<PyTypeObject *>meta).tp_name, "numpy._DTypeMeta") != 0):
+    if _dtype_metaclass is not None or not has_numpy_name(meta, "numpy._DTypeMeta"):
         return False
     numpy = sys.modules.get("numpy")
     if numpy is None or type(getattr(numpy, "dtype", None)) is not meta:
@@ -2337,46 +2378,6 @@ cdef object dtype_reduce(object descr, int proto):
         _dtype_cache_key[_dtype_cache_used] = <PyObject *>descr
         _dtype_cache_value[_dtype_cache_used] = <PyObject *>rv
         _dtype_cache_used += 1
-    return rv
-
-
-def _numpy_shortcut_state():
-    """Diagnostics for the tests: 1 when ndarray_reduce() is in use, -1 when
-    numpy's own reduce is always called, 0 before the first array."""
-    return _ndarray_state
-
-
-cdef object ndarray_reduce_first(object arr, type t, int proto):
-    """The first C-contiguous array: numpy reduces it; its result decides
-    whether the shortcut is used for later arrays."""
-    global _ndarray_type, _ndarray_state, _frombuffer_module
-    global _frombuffer_name, _order_c
-    numpy = sys.modules.get("numpy")
-    if numpy is None or getattr(numpy, "ndarray", None) is not t:
-        _ndarray_state = -1
-        return None
-    _ndarray_type = t
-    rv = arr.__reduce_ex__(proto)
-    again = arr.__reduce_ex__(proto)
-    _ndarray_state = -1
-    if not (type(rv) is tuple and len(rv) == 2 and type(rv[1]) is tuple
-            and len(rv[1]) == 4 and type(again) is tuple and len(again) == 2
-            and type(again[1]) is tuple and len(again[1]) == 4):
-        return rv
-    func, args = rv
-    if not (type(args[0]) is _PickleBuffer and args[1] is arr.dtype
-            and args[2] == arr.shape and type(args[2]) is tuple
-            and type(args[3]) is str and args[3] == "C"
-            and args[3] is again[1][3] and again[0] is func):
-        return rv
-    module = sys.modules.get(getattr(func, "__module__", None))
-    name = getattr(func, "__name__", None)
-    if module is None or type(name) is not str or getattr(module, name, None) is not func:
-        return rv
-    _frombuffer_module = module
-    _frombuffer_name = name
-    _order_c = args[3]
-    _ndarray_state = 1
     return rv
 
 
@@ -2546,8 +2547,10 @@ def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None):
         # call (a small copy is cheaper than allocating and trimming 4 KiB);
         # a large one is handed out as is.
         return pickler.framer.take_result(SMALL_RESULT)
+    except BaseException:
+        pickler.framer.drop_large_storage()     # what a failed dump left
+        raise
     finally:
         pickler.buffer_callback = None
-        pickler.framer.drop_large_storage()
         pickler.release_memo()
         _spare_pickler = pickler
