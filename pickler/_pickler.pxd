@@ -6,6 +6,9 @@ from cpython.object cimport PyObject
 from ._framer cimport Framer
 from ._memo cimport MemoTable, MemoEntry
 
+cdef extern from "Python.h":
+    ctypedef void *vectorcallfunc       # a callable's fast call entry (PEP 590)
+
 
 cdef class Pickler:
     # Output: the write buffer with its frames; `framer.file_write` is the
@@ -48,6 +51,8 @@ cdef class Pickler:
     cdef object hook_save               # save(obj, save_persistent_id=True)
     cdef object hook_save_func          # hook_save's function when it is a method bound
                                         # to this pickler (called as func(self, obj)), else None
+    cdef vectorcallfunc hook_save_vc    # hook_save_func's vectorcall entry, NULL when it has
+                                        # none (then called through the generic protocol)
     cdef object hook_memoize            # memoize(obj)
     cdef object hook_save_reduce        # save_reduce(func, args, ..., obj=obj)
     cdef object hook_save_global        # save_global(obj, name=None)
@@ -68,7 +73,8 @@ cdef class Pickler:
                                         # of a plain instance
     cdef bint per_object_hooks          # persistent_id, a save() override or custom
                                         # dispatch entries: checked for every object
-    cdef bint flush_before_python       # pickling to a file with overrides: write out
+    cdef bint flush_before_python       # pickling to a file at protocols 0-3 (no frames)
+                                        # with overrides: write out
                                         # the unframed buffer before calling them
     cdef bint pure_errors               # a subclass overrides the pure-Python surface:
                                         # save_global fails as pickle._Pickler's does

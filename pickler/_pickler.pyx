@@ -76,6 +76,36 @@ cdef extern from "Python.h":
 
 cdef extern from *:
     """
+    /* The vectorcall entry of a callable (NULL when it has none), looked up
+       once per dump() for a save() override. */
+    static inline vectorcallfunc pickler_vectorcall_of(PyObject *f) {
+        return PyVectorcall_Function(f);
+    }
+    /* f(self, obj) or f(self, obj, False) through f's own vectorcall entry
+       `vc`: the per-object call of a save() override, without the generic
+       call machinery (which looks the entry up again on every call).
+       Returns 0, or -1 with the exception set. */
+    static int pickler_call_save_override(vectorcallfunc vc, PyObject *f,
+                                          PyObject *self, PyObject *obj,
+                                          int no_persistent_id) {
+        PyObject *args[4] = {NULL, self, obj, Py_False};
+        PyObject *res = vc(f, args + 1,
+                           (no_persistent_id ? 3 : 2) | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                           NULL);
+        if (res == NULL) {
+            return -1;
+        }
+        Py_DECREF(res);
+        return 0;
+    }
+    """
+    vectorcallfunc vectorcall_of "pickler_vectorcall_of" (object f)
+    int call_save_override "pickler_call_save_override" (
+        vectorcallfunc vc, object f, object self, object obj,
+        int no_persistent_id) except -1
+
+cdef extern from *:
+    """
     static inline Py_ssize_t pickler_type_weaklistoffset(PyTypeObject *t) {
         return t->tp_weaklistoffset;
     }
@@ -392,6 +422,7 @@ is None or smaller than 5.
         self.use_dispatch_table = False
         self.hook_save = None
         self.hook_save_func = None
+        self.hook_save_vc = NULL
         self.hook_memoize = None
         self.hook_save_reduce = None
         self.hook_save_global = None
@@ -501,7 +532,8 @@ is None or smaller than 5.
         """
         self._save(obj, NO_SAVE_HOOK if save_persistent_id
                    else NO_SAVE_HOOK | NO_PERSISTENT_ID)
-        self.before_python()
+        if self.flush_before_python:    # before_python(), inlined: per object
+            self.flush_unframed()
 
     def save_reduce(self, func, args, state=None, listitems=None,
                     dictitems=None, state_setter=None, *, obj=None):
@@ -758,9 +790,11 @@ is None or smaller than 5.
         entries of its `dispatch` that differ from Pickler.dispatch."""
         self.hook_save = overridden(self, cls, "save", _base_save)
         self.hook_save_func = None
+        self.hook_save_vc = NULL
         if (PyMethod_Check(self.hook_save)
                 and PyMethod_GET_SELF(self.hook_save) == <PyObject *>self):
             self.hook_save_func = <object>PyMethod_GET_FUNCTION(self.hook_save)
+            self.hook_save_vc = vectorcall_of(self.hook_save_func)
         self.hook_memoize = overridden(self, cls, "memoize", _base_memoize)
         self.hook_save_reduce = overridden(self, cls, "save_reduce", _base_save_reduce)
         self.hook_save_global = overridden(self, cls, "save_global", _base_save_global)
@@ -803,7 +837,11 @@ is None or smaller than 5.
             or self.hook_save_global is not None or self.hook_save_pers is not None
             or self.hook_batch_appends is not None
             or self.hook_batch_setitems is not None)
-        self.flush_before_python = self.framer.file_write is not None and self.pure_errors
+        # With frames (protocol 4 and up) nothing is written before a frame
+        # is committed, and an override that writes to the file directly
+        # commits first, as it must with pickle._Pickler.
+        self.flush_before_python = (self.framer.file_write is not None and self.pure_errors
+                                    and self.proto < 4)
         return 0
 
     @cython.final
@@ -936,10 +974,15 @@ is None or smaller than 5.
         cdef PyObject *saver
         if self.hook_save is not None and not (flags & NO_SAVE_HOOK):
             # A subclass overrides save(): it sees every object.  Its
-            # function is called with self (a vectorcall), not through the
-            # bound method.
-            self.before_python()
-            if self.hook_save_func is not None:
+            # function is called with self through its own vectorcall
+            # entry, not through the bound method.  (before_python() by
+            # hand: this runs for every object.)
+            if self.flush_before_python:
+                self.flush_unframed()
+            if self.hook_save_vc != NULL:
+                call_save_override(self.hook_save_vc, self.hook_save_func, self, obj,
+                                   flags & NO_PERSISTENT_ID)
+            elif self.hook_save_func is not None:
                 if flags & NO_PERSISTENT_ID:
                     self.hook_save_func(self, obj, False)
                 else:
