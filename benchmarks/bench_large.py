@@ -10,6 +10,9 @@ are timed interleaved.  Modes:
 * ``dump_bytesio`` -- ``dump(arr, io.BytesIO(), protocol=5)``;
 * ``dumps_oob``    -- ``dumps(arr, protocol=5, buffer_callback=list.append)``;
   must take constant time whatever the size.
+* ``loads``        -- ``loads(data)`` of the in-band protocol 5 pickle (the
+  C pickler's bytes): one copy of the payload into a new ``bytearray``, which
+  the array wraps.
 
 Peak memory is measured in a fresh interpreter per (mode, size, candidate):
 peak RSS (``VmHWM``, reset to the current RSS just before the call; falls back
@@ -26,7 +29,7 @@ import resource
 import subprocess
 import sys
 
-MODES = ("dumps", "dump_file", "dump_bytesio", "dumps_oob")
+MODES = ("dumps", "dump_file", "dump_bytesio", "dumps_oob", "loads")
 MiB = 1 << 20
 
 
@@ -59,6 +62,14 @@ def _make_runner(mode, cand, arr, path):
             for _ in range(n):
                 bufs = []
                 f(arr, 5, buffer_callback=bufs.append)
+    elif mode == "loads":
+        import _pickle
+        data = _pickle.dumps(arr, 5)
+        f = cand.loads
+
+        def run(n):
+            for _ in range(n):
+                f(data)
     else:
         raise ValueError(mode)
     return run

@@ -30,33 +30,6 @@ cdef enum:
     # take_result() and drop_large_storage() keep no storage larger than this
     # between two dumps() calls.
     SPARE_CAPACITY_MAX = 64 * 1024
-    # Payloads this large are copied into memory the kernel is asked to back
-    # with transparent huge pages: the copy into freshly allocated memory is
-    # bound by page faults, and 2 MiB pages take 512 times fewer of them.
-    HUGE_PAGE_PAYLOAD = 8 * 1024 * 1024
-
-cdef extern from *:
-    """
-    #if defined(__linux__)
-    #include <sys/mman.h>
-    #include <stdint.h>
-    static void pickler_advise_huge_pages(char *start, Py_ssize_t size) {
-    #ifdef MADV_HUGEPAGE
-        const uintptr_t huge = (uintptr_t)2 << 20;
-        uintptr_t first = ((uintptr_t)start + huge - 1) & ~(huge - 1);
-        uintptr_t last = ((uintptr_t)start + (uintptr_t)size) & ~(huge - 1);
-        if (last > first) {
-            (void)madvise((void *)first, (size_t)(last - first), MADV_HUGEPAGE);
-        }
-    #endif
-    }
-    #else
-    static void pickler_advise_huge_pages(char *start, Py_ssize_t size) {
-        (void)start; (void)size;
-    }
-    #endif
-    """
-    void advise_huge_pages "pickler_advise_huge_pages" (char *start, Py_ssize_t size) noexcept
 
 
 cdef class WriteBuffer:

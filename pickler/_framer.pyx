@@ -16,7 +16,7 @@ The bytes match CPython's C pickler exactly:
 """
 from libc.string cimport memcpy, memmove
 
-from ._buffer cimport WriteBuffer, buf_reserve, buf_write
+from ._buffer cimport WriteBuffer, buf_reserve, buf_write, copy_to_fresh
 from ._opcodes cimport FRAME
 
 cdef extern from "Python.h":
@@ -170,7 +170,8 @@ cdef class Framer(WriteBuffer):
         else:
             self.reserve_exact(header_size + data_size)
             buf_write(self, header, header_size)
-            memcpy(buf_reserve(self, data_size), data, <size_t>data_size)
+            # Storage of this size is allocated for this pickle: not touched yet.
+            copy_to_fresh(buf_reserve(self, data_size), data, <size_t>data_size)
         self.framing = framing
         if framing:
             self.open_frame()

@@ -280,6 +280,28 @@ def test_large_results_are_ordinary_bytes(n):
             assert (ours + b"!")[-2:] == b".!"
 
 
+@pytest.mark.parametrize("n", [8 * MiB, 64 * MiB + 4099])
+def test_large_payloads_copied_page_by_page_match_c(n):
+    """Payloads of 8 MiB and more are copied into storage advised for huge
+    pages, from 64 MiB one 2 MiB page of the destination at a time (the
+    first piece ends at the first page boundary): every byte lands where
+    the C pickler puts it, in dumps() and in loads() of bytes, bytearray
+    and arrays."""
+    # Random bytes: a piece copied to the wrong offset cannot look right.
+    arr = np.random.default_rng(3).integers(0, 256, n, dtype=np.uint8)
+    for proto in (4, 5):
+        data = pickler.dumps(arr, proto)
+        assert data == _pickle.dumps(arr, proto)
+        back = pickler.loads(data)
+        assert back.dtype == arr.dtype and np.array_equal(back, arr)
+        del data, back
+    raw = arr.tobytes()
+    for obj in (raw, bytearray(raw)):
+        got = pickler.loads(_pickle.dumps(obj, 5))
+        assert type(got) is type(obj) and got == obj
+        del got
+
+
 def test_dumps_sizes_its_storage_from_the_last_large_result():
     """After a large result, the next dumps() allocates one block of that
     size (not a chain of growing ones): a same-size result then peaks at
