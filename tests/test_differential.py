@@ -658,6 +658,30 @@ def test_memo_across_dumps():
             assert run(pickler, proto, clear) == run(_pickle, proto, clear)
 
 
+def test_large_memo_every_object_found_again():
+    """A memo of ~150 000 objects of different sizes (allocated interleaved,
+    so their addresses collide in the table and whole probe groups fill up),
+    each pickled once and then referenced again in another order: every
+    second reference must be a memo GET with the index _pickle gives, at
+    every table size the memo grows through."""
+    import random
+    objs = []
+    for i in range(50_000):
+        objs.append("s%d" % i)
+        objs.append([i])
+        objs.append(("t", i, "x" * (i % 50)))
+    again = objs[:]
+    random.Random(1).shuffle(again)
+    data = [objs, again]
+    for proto in (1, 2, 5):
+        assert pickler.dumps(data, proto) == _pickle.dumps(data, proto)
+        ours = pickler.Pickler(io.BytesIO(), proto)
+        ours.dump(data)
+        theirs = _pickle.Pickler(io.BytesIO(), proto)
+        theirs.dump(data)
+        assert ours.memo.copy() == theirs.memo.copy()
+
+
 def test_memo_assignment():
     """Assigning one pickler's memo to another pickler carries the memo."""
     obj = ["abc", ("tuple",)]
