@@ -21,10 +21,16 @@ cdef extern from *:
        paged copy takes 0.6 of it. */
     #define PICKLER_CHUNKED_COPY_MIN ((size_t)64 << 20)
 
+    /* Payloads from this size on are copied into memory the kernel is
+       asked to back with transparent huge pages: a copy into freshly
+       allocated memory is bound by page faults, and 2 MiB pages take 512
+       times fewer of them. */
+    #define PICKLER_HUGE_PAGE_PAYLOAD ((Py_ssize_t)8 << 20)
+
     /* Ask the kernel to back the whole 2 MiB pages of [start, start+size)
        with transparent huge pages (Linux; a no-op elsewhere or when the
        kernel declines). */
-    static inline void pickler_advise_huge_pages(char *start, Py_ssize_t size) {
+    static inline void pickler_advise_huge_pages(char *start, size_t size) {
     #if defined(__linux__) && defined(MADV_HUGEPAGE)
         uintptr_t first = ((uintptr_t)start + PICKLER_HUGE_PAGE - 1) & ~(PICKLER_HUGE_PAGE - 1);
         uintptr_t last = ((uintptr_t)start + (uintptr_t)size) & ~(PICKLER_HUGE_PAGE - 1);
@@ -36,15 +42,21 @@ cdef extern from *:
     #endif
     }
 
-    /* memcpy into memory not touched yet.  Large copies go one 2 MiB page
-       of the destination at a time: each page is zeroed by the kernel when
-       the copy first touches it, and a copy of page size overwrites those
-       zeros while they are still in the cache.  One memcpy of hundreds of
-       MiB uses non-temporal stores instead (glibc, sizes well above the
-       last-level cache), which write around the cache: the zeroed lines
-       are written back to memory as well, one more pass over the data. */
+    /* memcpy into memory not touched yet (storage allocated for this
+       payload).  From PICKLER_HUGE_PAGE_PAYLOAD the destination is first
+       advised for huge pages.  From PICKLER_CHUNKED_COPY_MIN the copy goes
+       one 2 MiB page of the destination at a time: each page is zeroed by
+       the kernel when the copy first touches it, and a copy of page size
+       overwrites those zeros while they are still in the cache.  One
+       memcpy of hundreds of MiB uses non-temporal stores instead (glibc,
+       sizes well above the last-level cache), which write around the
+       cache: the zeroed lines are written back to memory as well, one more
+       pass over the data. */
     static inline void pickler_copy_to_fresh(char *dst, const char *src, size_t n) {
         size_t step, off = 0;
+        if (n >= (size_t)PICKLER_HUGE_PAGE_PAYLOAD) {
+            pickler_advise_huge_pages(dst, n);
+        }
         if (n < PICKLER_CHUNKED_COPY_MIN) {
             memcpy(dst, src, n);
             return;
@@ -60,15 +72,8 @@ cdef extern from *:
         }
     }
     """
-    void advise_huge_pages "pickler_advise_huge_pages" (char *start, Py_ssize_t size) noexcept nogil
+    const Py_ssize_t HUGE_PAGE_PAYLOAD "PICKLER_HUGE_PAGE_PAYLOAD"
     void copy_to_fresh "pickler_copy_to_fresh" (char *dst, const char *src, size_t n) noexcept nogil
-
-
-cdef enum:
-    # Payloads this large are copied into memory the kernel is asked to back
-    # with transparent huge pages: the copy into freshly allocated memory is
-    # bound by page faults, and 2 MiB pages take 512 times fewer of them.
-    HUGE_PAGE_PAYLOAD = 8 * 1024 * 1024
 
 
 cdef class WriteBuffer:

@@ -110,8 +110,6 @@ cdef class WriteBuffer:
             if extra < self.length and needed < self.capacity // 2 * 3:
                 needed = self.capacity // 2 * 3
             self._resize(needed)
-        if extra >= HUGE_PAGE_PAYLOAD:
-            advise_huge_pages(self.ptr + self.length, extra)
         return 0
 
     cdef object take_result(self, Py_ssize_t small_result):

@@ -48,21 +48,16 @@ cdef inline MemoEntry *memo_slot(MemoEntry *table, size_t mask, PyObject *key) n
     by one, so a lookup may stop at the first empty slot."""
     cdef size_t perturb = <size_t>key >> 4
     cdef size_t i = perturb & mask
-    cdef size_t group
+    cdef size_t group, k
     cdef MemoEntry *entry = &table[i]
     if entry.key == key or entry.key == NULL:
         return entry
     while True:
         group = i & ~(<size_t>3)
-        entry = &table[group | ((i + 1) & 3)]
-        if entry.key == key or entry.key == NULL:
-            return entry
-        entry = &table[group | ((i + 2) & 3)]
-        if entry.key == key or entry.key == NULL:
-            return entry
-        entry = &table[group | ((i + 3) & 3)]
-        if entry.key == key or entry.key == NULL:
-            return entry
+        for k in range(1, 4):
+            entry = &table[group | ((i + k) & 3)]
+            if entry.key == key or entry.key == NULL:
+                return entry
         perturb >>= 5
         i = (i * 5 + perturb + 1) & mask
         entry = &table[i]

@@ -51,8 +51,8 @@ cdef class Pickler:
     cdef object hook_save               # save(obj, save_persistent_id=True)
     cdef object hook_save_func          # hook_save's function when it is a method bound
                                         # to this pickler (called as func(self, obj)), else None
-    cdef vectorcallfunc hook_save_vc    # hook_save_func's vectorcall entry, NULL when it has
-                                        # none (then called through the generic protocol)
+    cdef vectorcallfunc hook_save_vc    # hook_save_func's vectorcall entry (NULL: none, called
+                                        # through PyObject_Vectorcall), found once per dump()
     cdef object hook_memoize            # memoize(obj)
     cdef object hook_save_reduce        # save_reduce(func, args, ..., obj=obj)
     cdef object hook_save_global        # save_global(obj, name=None)

@@ -81,17 +81,18 @@ cdef extern from *:
     static inline vectorcallfunc pickler_vectorcall_of(PyObject *f) {
         return PyVectorcall_Function(f);
     }
-    /* f(self, obj) or f(self, obj, False) through f's own vectorcall entry
-       `vc`: the per-object call of a save() override, without the generic
-       call machinery (which looks the entry up again on every call).
-       Returns 0, or -1 with the exception set. */
+    /* f(self, obj) or f(self, obj, False): the per-object call of a save()
+       override's function, with the arguments on the C stack (no tuple, no
+       bound method), through f's vectorcall entry `vc` when it has one
+       (saves looking it up again on every call).  Returns 0, or -1 with
+       the exception set. */
     static int pickler_call_save_override(vectorcallfunc vc, PyObject *f,
                                           PyObject *self, PyObject *obj,
                                           int no_persistent_id) {
         PyObject *args[4] = {NULL, self, obj, Py_False};
-        PyObject *res = vc(f, args + 1,
-                           (no_persistent_id ? 3 : 2) | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                           NULL);
+        size_t nargsf = (no_persistent_id ? 3 : 2) | PY_VECTORCALL_ARGUMENTS_OFFSET;
+        PyObject *res = vc ? vc(f, args + 1, nargsf, NULL)
+                           : PyObject_Vectorcall(f, args + 1, nargsf, NULL);
         if (res == NULL) {
             return -1;
         }
@@ -974,19 +975,13 @@ is None or smaller than 5.
         cdef PyObject *saver
         if self.hook_save is not None and not (flags & NO_SAVE_HOOK):
             # A subclass overrides save(): it sees every object.  Its
-            # function is called with self through its own vectorcall
-            # entry, not through the bound method.  (before_python() by
-            # hand: this runs for every object.)
+            # function is called with self, not through the bound method.
+            # (before_python() by hand: this runs for every object.)
             if self.flush_before_python:
                 self.flush_unframed()
-            if self.hook_save_vc != NULL:
+            if self.hook_save_func is not None:
                 call_save_override(self.hook_save_vc, self.hook_save_func, self, obj,
                                    flags & NO_PERSISTENT_ID)
-            elif self.hook_save_func is not None:
-                if flags & NO_PERSISTENT_ID:
-                    self.hook_save_func(self, obj, False)
-                else:
-                    self.hook_save_func(self, obj)
             elif flags & NO_PERSISTENT_ID:
                 self.hook_save(obj, False)
             else:

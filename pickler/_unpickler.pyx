@@ -18,7 +18,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.memoryview cimport PyMemoryView_GET_BUFFER
 from ._imports cimport import_module
-from ._buffer cimport HUGE_PAGE_PAYLOAD, advise_huge_pages, copy_to_fresh
+from ._buffer cimport HUGE_PAGE_PAYLOAD, copy_to_fresh
 from libc.string cimport memcpy, memchr, memset, strcmp
 from libc.stdlib cimport strtol
 from libc.limits cimport LONG_MAX
@@ -641,10 +641,9 @@ cdef int _read_into(Unpickler u, char *dest, Py_ssize_t n) except -1:
 
 cdef PyObject *_new_large_copy(const char *src, Py_ssize_t n, bint as_bytearray) except NULL:
     """A new bytes (or bytearray) holding a copy of n bytes, n at least
-    HUGE_PAGE_PAYLOAD (an array's data): its storage is advised for huge
-    pages before the copy touches it, and copied a page at a time
-    (_buffer.pxd), as dumps() does for the result it builds.  A new
-    reference."""
+    HUGE_PAGE_PAYLOAD (an array's data), copied with copy_to_fresh
+    (_buffer.pxd: huge pages, page by page), as dumps() copies a large
+    payload into its result.  A new reference."""
     cdef PyObject *obj
     cdef char *dest
     if as_bytearray:
@@ -653,7 +652,6 @@ cdef PyObject *_new_large_copy(const char *src, Py_ssize_t n, bint as_bytearray)
     else:
         obj = R_Bytes_FromStringAndSize(NULL, n)
         dest = R_Bytes_AS_STRING(obj)
-    advise_huge_pages(dest, n)
     copy_to_fresh(dest, src, <size_t>n)
     return obj
 
