@@ -250,9 +250,9 @@ def markdown(results, png_name="latest.png"):
                                      100 * fa["C"]["median"]) if fa else "-"))
         L.append("")
     if results.get("peak_memory"):
-        L.append("Peak extra memory of one call (fresh interpreter; ru_maxrss "
-                 "delta, x = relative to the payload; tracemalloc peak where "
-                 "measured):")
+        L.append("Peak extra memory of one call (fresh interpreter; peak RSS "
+                 "(VmHWM) delta, ru_maxrss off Linux; x = relative to the "
+                 "payload; tracemalloc peak where measured):")
         L.append("")
         L.append("| mode | size | pickler RSS | C RSS | pickler tracemalloc | C tracemalloc |")
         L.append("|---|---:|---:|---:|---:|---:|")

@@ -336,6 +336,20 @@ def test_stubs_are_shipped_and_cover_the_api():
                  "PickleError", "PicklingError", "UnpicklingError",
                  "PickleBuffer", "HIGHEST_PROTOCOL", "DEFAULT_PROTOCOL"):
         assert name in names, name
+    # The classes declare what they have, the subclass surface included
+    # (docs/subclassing.md calls it a stable API, so type checkers see it).
+    for cls in (pickler.Pickler, pickler.Unpickler):
+        node = next(n for n in tree.body
+                    if isinstance(n, ast.ClassDef) and n.name == cls.__name__)
+        declared = set()
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef):
+                declared.add(item.name)
+            elif isinstance(item, ast.AnnAssign):
+                declared.add(item.target.id)
+        public = {n for n in dir(cls)
+                  if not n.startswith("__") and not n.startswith("_default")}
+        assert public <= declared, sorted(public - declared)
 
 
 class _Obj:
