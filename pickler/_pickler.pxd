@@ -137,11 +137,15 @@ cdef class Pickler:
     @cython.final
     cdef int _save_list(self, object obj) except -1
     @cython.final
+    cdef int write_list(self, object obj) except -1
+    @cython.final
     cdef int batch_list_exact(self, list obj) except -1
     @cython.final
     cdef int batch_appends(self, object items) except -1
     @cython.final
     cdef int _save_dict(self, object obj) except -1
+    @cython.final
+    cdef int write_dict(self, object obj) except -1
     @cython.final
     cdef int batch_dict_exact(self, dict obj) except -1
     @cython.final
@@ -166,6 +170,8 @@ cdef class Pickler:
     cdef int save_reduce_value(self, object obj, object rv) except -1
     @cython.final
     cdef int _save_reduce(self, tuple rv, object obj, bint from_python=*) except -1
+    @cython.final
+    cdef int save_fast_mode_container(self, object obj, bint is_dict) except -1
     @cython.final
     cdef int fast_save_enter(self, object obj) except -1
     @cython.final

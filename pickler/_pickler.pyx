@@ -1389,7 +1389,11 @@ is None or smaller than 5.
     @cython.final
     cdef int _save_list(self, object obj) except -1:
         if self.fast:
-            self.fast_save_enter(obj)
+            return self.save_fast_mode_container(obj, False)
+        return self.write_list(obj)
+
+    @cython.final
+    cdef int write_list(self, object obj) except -1:
         if self.bin:
             buf_write_byte(self.framer, EMPTY_LIST)
         else:
@@ -1407,7 +1411,23 @@ is None or smaller than 5.
                     self.batch_appends(iter(obj))
             finally:
                 Py_LeaveRecursiveCall()
-        if self.fast:
+        return 0
+
+    @cython.final
+    cdef int save_fast_mode_container(self, object obj, bint is_dict) except -1:
+        """A list or dict in fast mode, between fast_save_enter() and
+        fast_save_leave().  As in _pickle, leave runs on errors too (a
+        failed enter included): a Pickler reused after a failed dump()
+        then starts at the depth and with the open containers _pickle has
+        (none after an ordinary error), not with stale ids that would make
+        it refuse acyclic data."""
+        try:
+            self.fast_save_enter(obj)
+            if is_dict:
+                self.write_dict(obj)
+            else:
+                self.write_list(obj)
+        finally:
             self.fast_save_leave(obj)
         return 0
 
@@ -1482,7 +1502,11 @@ is None or smaller than 5.
     @cython.final
     cdef int _save_dict(self, object obj) except -1:
         if self.fast:
-            self.fast_save_enter(obj)
+            return self.save_fast_mode_container(obj, True)
+        return self.write_dict(obj)
+
+    @cython.final
+    cdef int write_dict(self, object obj) except -1:
         if self.bin:
             buf_write_byte(self.framer, EMPTY_DICT)
         else:
@@ -1500,8 +1524,6 @@ is None or smaller than 5.
                     self.batch_setitems(iter(obj.items()))
             finally:
                 Py_LeaveRecursiveCall()
-        if self.fast:
-            self.fast_save_leave(obj)
         return 0
 
     @cython.final
@@ -1760,17 +1782,10 @@ is None or smaller than 5.
         cdef object state = None
         cdef dict slots
         cdef Py_ssize_t i, n
-        self._save(t, 0)
-        self._save((), 0)
-        buf_write_byte(<Framer>framer_, NEWOBJ)
-        memo_ = <PyObject *>self.memo_table
-        idx = memo_lookup(<MemoTable>memo_, <PyObject *>obj)
-        if idx >= 0:
-            # Pickling the class reached the object itself (a class pickled
-            # by value by a reducer_override, for instance).
-            buf_write_byte(<Framer>framer_, POP)
-            return self.memo_get(idx)
-        self._memoize(obj)
+        # The state first, as object.__reduce_ex__ takes it before anything
+        # is pickled: hooks called for the class may change the instance
+        # (the __dict__ is taken as the object itself, the slot values as
+        # they are now, exactly as _pickle gets them).
         if tp.tp_dictoffset != 0:
             state = <object>PyObject_GenericGetDict(obj, NULL)
             Py_DECREF(state)
@@ -1791,6 +1806,17 @@ is None or smaller than 5.
                     raise RuntimeError("__slotsname__ changed size during iteration")
             if slots:
                 state = (state, slots)
+        self._save(t, 0)
+        self._save((), 0)
+        buf_write_byte(<Framer>framer_, NEWOBJ)
+        memo_ = <PyObject *>self.memo_table
+        idx = memo_lookup(<MemoTable>memo_, <PyObject *>obj)
+        if idx >= 0:
+            # Pickling the class reached the object itself (a class pickled
+            # by value by a reducer_override, for instance).
+            buf_write_byte(<Framer>framer_, POP)
+            return self.memo_get(idx)
+        self._memoize(obj)
         if state is not None:
             self._save(state, 0)
             buf_write_byte(<Framer>framer_, BUILD)

@@ -611,11 +611,17 @@ cdef int _skip_consumed(Unpickler u) except -1:
     return 0
 
 
-cdef int _read_into(Unpickler u, char *dest, Py_ssize_t n) except -1:
-    """Read exactly n bytes from the file into dest (the window is empty)."""
+cdef int _read_into(Unpickler u, char *dest, Py_ssize_t n, bint payload) except -1:
+    """Read exactly n bytes from the file into dest (the window is empty).
+
+    A bytes or bytearray payload is read as _pickle's _Unpickler_ReadInto
+    does: with readinto() when the file has one, else read(), which must
+    return bytes.  Any other read (only a huge one comes here: see
+    _read_file_window) uses read() and takes any bytes-like result, as
+    _Unpickler_ReadFromFile does; readinto() is never called for it."""
     cdef Py_ssize_t got
     cdef object view
-    if u._file_readinto is not None:
+    if payload and u._file_readinto is not None:
         view = PyMemoryView_FromMemory(dest, n, PyBUF_WRITE)
         try:
             r = u._file_readinto(view)
@@ -632,7 +638,9 @@ cdef int _read_into(Unpickler u, char *dest, Py_ssize_t n) except -1:
         return 0
     data = u._file_read(n)
     if not isinstance(data, bytes):
-        raise ValueError("read() returned non-bytes object (%r)" % type(data))
+        if payload:
+            raise ValueError("read() returned non-bytes object (%r)" % type(data))
+        data = bytes(memoryview(data))
     if len(<bytes>data) < n:
         _raise_truncated()
     memcpy(dest, R_Bytes_AS_STRING(<PyObject *>data), n)
@@ -656,13 +664,14 @@ cdef PyObject *_new_large_copy(const char *src, Py_ssize_t n, bint as_bytearray)
     return obj
 
 
-cdef object _read_new(Unpickler u, Py_ssize_t n, bint as_bytearray, bint keep_leftover):
+cdef object _read_new(Unpickler u, Py_ssize_t n, bint as_bytearray, bint payload):
     """Consume n bytes and return them as a new bytes (or bytearray).
 
     When the window holds fewer than n bytes, its remaining bytes are used
-    first if *keep_leftover* (payload reads), else dropped: _pickle does the
-    same when an opcode argument crosses the end of a frame read from a
-    file (it reads the argument afresh from the file).
+    first for a *payload* (the data of BINBYTES/BYTEARRAY8), else dropped:
+    _pickle does the same when an opcode argument crosses the end of a
+    frame read from a file (it reads the argument afresh from the file).
+    How the file is read also follows the kind of read (_read_into).
 
     From a file, the object is filled in place with readinto() in chunks
     that start at 1 MiB and double, so a corrupt size field costs at most
@@ -683,11 +692,11 @@ cdef object _read_new(Unpickler u, Py_ssize_t n, bint as_bytearray, bint keep_le
         return <object>_steal(obj)
     if u._file_read is None:
         _raise_truncated()
-    if u._peeked:
-        _skip_consumed(u)
-        avail = 0
-    elif not keep_leftover:
-        _drop_chunk(u)
+    if not payload:
+        if u._peeked:
+            _skip_consumed(u)
+        else:
+            _drop_chunk(u)
         avail = 0
     cap = n
     if cap > MIN_READ_CHUNK and cap > avail:
@@ -702,12 +711,17 @@ cdef object _read_new(Unpickler u, Py_ssize_t n, bint as_bytearray, bint keep_le
             dest = R_ByteArray_AS_STRING(obj) if as_bytearray else R_Bytes_AS_STRING(obj)
             memcpy(dest, u._buf + u._pos, avail)
             done = avail
-        # The window is used up (its bytes were consumed from the file).
-        _drop_chunk(u)
+            u._pos += avail
+        # The window is used up: a peeked one is now read from the file
+        # (_pickle's order: the buffered bytes, then the rest).
+        if u._peeked:
+            _skip_consumed(u)
+        else:
+            _drop_chunk(u)
         while True:
             if done < cap:
                 dest = R_ByteArray_AS_STRING(obj) if as_bytearray else R_Bytes_AS_STRING(obj)
-                _read_into(u, dest + done, cap - done)
+                _read_into(u, dest + done, cap - done, payload)
                 done = cap
             if done == n:
                 break
@@ -755,8 +769,28 @@ cdef const char *_read_slow(Unpickler u, Py_ssize_t n) except NULL:
         if _try_peek(u, n):
             u._pos = n
             return u._buf
-    data = _read_new(u, n, False, False)
-    _set_chunk(u, data, False)
+    return _read_file_window(u, n)
+
+
+cdef const char *_read_file_window(Unpickler u, Py_ssize_t n) except NULL:
+    """Read n bytes from the file as the new window (what is left of the old
+    one is dropped) and consume them.  As _pickle's _Unpickler_ReadFromFile:
+    one read(n), whose result may be any bytes-like object and becomes the
+    window whole (bytes past n, from a file that returns more, are the
+    next input).  Only a corrupt length field asks for more than
+    MIN_READ_CHUNK at once (real frames are ~64 KiB, large payloads are
+    read by _read_new): that is read in growing chunks, so the memory spent
+    stays proportional to the bytes the file really has."""
+    if u._peeked:
+        _skip_consumed(u)
+    else:
+        _drop_chunk(u)
+    if n <= MIN_READ_CHUNK:
+        _set_chunk(u, u._file_read(n), False)
+        if u._buflen < n:
+            _raise_truncated()
+    else:
+        _set_chunk(u, _read_new(u, n, False, False), False)
     u._pos = n
     return u._buf
 
@@ -980,8 +1014,8 @@ cdef int _load_counted_binunicode(Unpickler u, int nbytes) except -1:
         s = u._buf + u._pos
         u._pos += size
         return _push_steal(u, PKL_DecodeStr(s, size))
-    data = _read_new(u, size, False, False)
-    return _push_steal(u, R_Unicode_DecodeUTF8(R_Bytes_AS_STRING(<PyObject *>data), size, "surrogatepass"))
+    s = _read_slow(u, size)
+    return _push_steal(u, PKL_DecodeStr(s, size))
 
 
 cdef int _load_counted_tuple(Unpickler u, Py_ssize_t n) except -1:
@@ -1466,11 +1500,10 @@ cdef int _load_frame(Unpickler u) except -1:
         if u._pos > PY_SSIZE_T_MAX - n:
             raise UnpicklingError("read would overflow (invalid bytecode)")
         _raise_truncated()
-    # Read the whole frame with one call (chunked only when huge).
-    if u._peeked:
-        _skip_consumed(u)
-    data = _read_new(u, n, False, False)
-    _set_chunk(u, data, False)
+    # Read the whole frame as an ordinary read (peek() when it is small,
+    # else one read()), then step back to its start, as _pickle does.
+    _read_slow(u, n)
+    u._pos -= n
     return 0
 
 

@@ -358,6 +358,57 @@ def test_fast_mode_self_reference():
                         expected=ValueError)
 
 
+def _nested(kind, depth, leaf):
+    """`depth` lists (or dicts) nested in each other, `leaf` in the
+    innermost; "cycle" as leaf makes the innermost refer to the outermost."""
+    root = cur = [] if kind == "list" else {}
+    for _ in range(depth):
+        nxt = [] if kind == "list" else {}
+        if kind == "list":
+            cur.append(nxt)
+        else:
+            cur["k"] = nxt
+        cur = nxt
+    item = root if leaf == "cycle" else leaf
+    if kind == "list":
+        cur.append(item)
+    else:
+        cur["k"] = item
+    return root
+
+
+@pytest.mark.parametrize("kind", ["list", "dict"])
+@pytest.mark.parametrize("failure", ["unpicklable leaf", "cycle", "too deep"])
+def test_fast_mode_pickler_reused_after_deep_failure(kind, failure):
+    # _pickle leaves every list and dict it entered on the way out of an
+    # error (fast_save_leave), so what a reused Pickler accepts next depends
+    # on how the failed dump() ended; the same sequence of dump() calls must
+    # give the same outcomes and bytes.
+    if failure == "unpicklable leaf":
+        bad = lambda: _nested(kind, 60, lambda: None)    # not importable by name
+    elif failure == "cycle":
+        bad = lambda: _nested(kind, 60, "cycle")
+    else:
+        bad = lambda: _nested(kind, sys.getrecursionlimit() + 50, None)
+    follow_ups = [lambda: _nested(kind, 55, 1), lambda: _nested(kind, 120, 2),
+                  lambda: [[1], {"k": (1, [2])}, [[], [], {}]], bad,
+                  lambda: _nested(kind, 70, 3)]
+    for proto in PROTOCOLS:
+        runs = []
+        for impl in (_pickle, pickler):
+            f = io.BytesIO()
+            p = impl.Pickler(f, proto)
+            p.fast = True
+            outcomes = []
+            for make in [bad] + follow_ups:
+                f.seek(0)
+                f.truncate()
+                outcomes.append((_outcome(lambda: p.dump(make())), f.getvalue()))
+            runs.append(outcomes)
+        assert runs[0][0][0] is not None, "the bad object did not fail"
+        assert runs[1] == runs[0], proto
+
+
 # ---------------------------------------------------------------------------
 # Files, callbacks, arguments.
 # ---------------------------------------------------------------------------

@@ -262,6 +262,56 @@ def test_custom_attribute_lookup():
         assert LoggingGetattribute.seen == c_seen
 
 
+@pytest.mark.parametrize("hook", ["persistent_id", "reducer_override"])
+@pytest.mark.parametrize("change", ["set slot", "delete slot", "clear dict",
+                                    "add to empty dict", "set attribute"])
+def test_state_is_taken_before_the_class_is_pickled(hook, change):
+    # object.__reduce_ex__ takes the state (the __dict__ itself, the slot
+    # values as they are) before anything is pickled; a hook called for the
+    # class that changes the instance must change the pickle as it does
+    # with _pickle.
+    def make():
+        if change in ("set slot", "delete slot"):
+            obj = SlotsAndDict()
+            obj.x = 1
+            obj.y = 2
+        elif change == "add to empty dict":
+            obj = Plain()
+        else:
+            obj = WithInit()
+        return obj
+
+    def touch(obj):
+        if change == "set slot":
+            obj.x = "changed"
+        elif change == "delete slot":
+            del obj.x
+        elif change == "clear dict":
+            obj.__dict__.clear()
+        else:
+            obj.z = "added"
+
+    outputs = []
+    for impl in (_pickle, pickler):
+        for proto in PROTOCOLS:
+            obj = make()
+
+            def hook_fn(self, o, obj=obj):
+                if o is type(obj):
+                    touch(obj)
+                return None if hook == "persistent_id" else NotImplemented
+            P = type("P", (impl.Pickler,), {hook: hook_fn})
+            f = io.BytesIO()
+            try:
+                P(f, proto).dump(obj)
+            except TypeError as exc:     # slots below protocol 2: the type is compared
+                outputs.append(type(exc))
+            else:
+                outputs.append(f.getvalue())
+    half = len(outputs) // 2
+    assert outputs[half:] == outputs[:half]
+
+
 class OnlySlots:
     __slots__ = ("a", "b", "__c")
 

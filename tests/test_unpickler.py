@@ -195,6 +195,81 @@ def test_one_unpickler_many_loads():
         u.load()
 
 
+class RecordingFile:
+    """A file with only the methods named, each call (method, size asked,
+    size returned) recorded; `returns` converts what read() returns."""
+
+    def __init__(self, data, methods, returns=bytes):
+        self._f = io.BufferedReader(io.BytesIO(data), 8192)
+        self.calls = []
+        for name in methods:
+            setattr(self, name, self._recorded(name, returns))
+
+    def _recorded(self, name, returns):
+        method = getattr(self._f, name)
+
+        def call(*args):
+            result = method(*args)
+            asked = args[0] if args and isinstance(args[0], int) else (
+                len(args[0]) if args else None)
+            got = len(result) if isinstance(result, bytes) else result
+            self.calls.append((name, asked, got))
+            return returns(result) if name == "read" else result
+        return call
+
+
+FILE_METHODS = [("read", "readline"), ("read", "readline", "readinto"),
+                ("read", "readline", "peek"), ("read", "readline", "readinto", "peek")]
+FILE_OBJS = [[1, 2, "abc"], {"k": b"x" * 100, "s": "y" * 70000}, b"z" * 200000,
+             bytearray(b"q" * 300000), ["a" * 100000, b"b" * 70000, [1.5] * 10000],
+             list(range(50000)), ("\xe9" * 40000, None, True)]
+
+
+@pytest.mark.parametrize("methods", FILE_METHODS, ids="+".join)
+@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_file_calls_match_c(methods, proto):
+    # The same calls as _pickle, in the same order with the same sizes:
+    # peek() for small reads, read() for opcode arguments, frames and str
+    # data, readinto() only for bytes/bytearray payloads (the buffered
+    # bytes first, then the rest), so a file object that supports only
+    # what _pickle uses works the same.
+    for obj in FILE_OBJS:
+        data = pickle.dumps(obj, proto)
+        ours, theirs = RecordingFile(data, methods), RecordingFile(data, methods)
+        assert Unpickler(ours).load() == _pickle.Unpickler(theirs).load() == obj
+        assert ours.calls == theirs.calls, (type(obj).__name__, ours.calls, theirs.calls)
+
+
+@pytest.mark.parametrize("returns", [bytearray, memoryview])
+@pytest.mark.parametrize("proto", [0, 2, 4, 5])
+def test_read_may_return_any_bytes_like(returns, proto):
+    # _pickle takes any bytes-like object from read() for opcode arguments
+    # and frames, but only bytes for a bytes payload read without readinto().
+    for obj in ([1, 2, "abc"], {"s": "y" * 70000}, b"z" * 20, b"z" * 200000):
+        data = pickle.dumps(obj, proto)
+        outcomes = []
+        for cls in (_pickle.Unpickler, Unpickler):
+            try:
+                outcomes.append(cls(RecordingFile(data, ("read", "readline"), returns)).load())
+            except Exception as exc:  # the type is compared
+                outcomes.append(type(exc))
+        assert outcomes[0] == outcomes[1], (obj if len(repr(obj)) < 80 else type(obj), outcomes)
+
+
+def test_unusable_readinto_only_matters_for_payloads():
+    class NoReadinto(RecordingFile):
+        def readinto(self, buf):
+            raise io.UnsupportedOperation("readinto")
+    for obj in ([1, 2, "abc"], {"s": "y" * 70000}):       # no bytes payload
+        data = pickle.dumps(obj, 4)
+        for cls in (_pickle.Unpickler, Unpickler):
+            assert cls(NoReadinto(data, ("read", "readline"))).load() == obj
+    data = pickle.dumps(b"z" * 200000, 4)                    # a payload
+    for cls in (_pickle.Unpickler, Unpickler):
+        with pytest.raises(io.UnsupportedOperation):
+            cls(NoReadinto(data, ("read", "readline"))).load()
+
+
 # ---------------------------------------------------------------------------
 # Protocol 5 buffers
 
