@@ -290,6 +290,9 @@ def main(argv=None):
             if w.needs_numpy and not have_numpy:
                 log("  %-22s skipped (numpy not installed)" % w.name)
                 continue
+            if w.kind == "oob" and args.protocol < 5:
+                log("  %-22s skipped (out-of-band buffers need protocol 5)" % w.name)
+                continue
             results["workloads"].extend(
                 measure_workload(w, cands, cfg, args.protocol,
                                  not args.no_py, log))
