@@ -673,9 +673,9 @@ cdef object _read_new(Unpickler u, Py_ssize_t n, bint as_bytearray, bint payload
     frame read from a file (it reads the argument afresh from the file).
     How the file is read also follows the kind of read (_read_into).
 
-    From a file, the object is filled in place with readinto() in chunks
-    that start at 1 MiB and double, so a corrupt size field costs at most
-    about twice the bytes that really arrive.
+    From a file, the object is filled in place (readinto() or read(), see
+    _read_into) in chunks that start at 1 MiB and double, so a corrupt size
+    field costs at most about twice the bytes that really arrive.
     """
     cdef Py_ssize_t avail = u._buflen - u._pos
     cdef Py_ssize_t cap, done, step
@@ -777,10 +777,10 @@ cdef const char *_read_file_window(Unpickler u, Py_ssize_t n) except NULL:
     one is dropped) and consume them.  As _pickle's _Unpickler_ReadFromFile:
     one read(n), whose result may be any bytes-like object and becomes the
     window whole (bytes past n, from a file that returns more, are the
-    next input).  Only a corrupt length field asks for more than
-    MIN_READ_CHUNK at once (real frames are ~64 KiB, large payloads are
-    read by _read_new): that is read in growing chunks, so the memory spent
-    stays proportional to the bytes the file really has."""
+    next input).  More than MIN_READ_CHUNK at once (a string over 1 MiB,
+    or a corrupt length field: real frames are ~64 KiB) is read in growing
+    chunks instead of one read(n), so the memory spent stays proportional
+    to the bytes the file really has."""
     if u._peeked:
         _skip_consumed(u)
     else:
