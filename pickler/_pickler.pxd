@@ -76,8 +76,10 @@ cdef class Pickler:
     cdef bint flush_before_python       # pickling to a file at protocols 0-3 (no frames)
                                         # with overrides: write out
                                         # the unframed buffer before calling them
-    cdef bint pure_errors               # a subclass overrides the pure-Python surface:
-                                        # save_global fails as pickle._Pickler's does
+    cdef bint surface_mode              # a subclass overrides the pure-Python surface:
+                                        # where pickle._Pickler and _pickle differ, do as
+                                        # the former (save_global's errors, fast mode
+                                        # without cycle tracking)
 
     @cython.final
     cdef int setup(self, object file, object protocol, object fix_imports,

@@ -435,7 +435,7 @@ is None or smaller than 5.
         self.dispatch_get = None
         self.per_object_hooks = False
         self.flush_before_python = False
-        self.pure_errors = False
+        self.surface_mode = False
 
     def __init__(self, file, protocol=None, fix_imports=True, buffer_callback=None):
         if self.running:
@@ -531,8 +531,17 @@ is None or smaller than 5.
         Meant to be called while dump() runs, by overrides: a subclass's
         save() sees every object and its super().save(obj) continues here.
         """
-        self._save(obj, NO_SAVE_HOOK if save_persistent_id
-                   else NO_SAVE_HOOK | NO_PERSISTENT_ID)
+        if save_persistent_id:
+            self._save(obj, NO_SAVE_HOOK)
+        else:
+            if self.use_persistent_id:
+                # pickle._Pickler.save() calls persistent_id() here too and
+                # only ignores its result (save_pers() pickles the ID this
+                # way); its side effects and exceptions are part of the
+                # surface.  (The C pickler never shows it the ID, and neither
+                # do we when no save() override is involved.)
+                self.hook_persistent_id(obj)
+            self._save(obj, NO_SAVE_HOOK | NO_PERSISTENT_ID)
         if self.flush_before_python:    # before_python(), inlined: per object
             self.flush_unframed()
 
@@ -763,7 +772,7 @@ is None or smaller than 5.
         self.hook_persistent_id = self.pers_func_attr
         self.use_persistent_id = self.pers_func_attr is not None
         self.use_reducer_override = False
-        self.pure_errors = False
+        self.surface_mode = False
         if cls is not Pickler:
             # A subclass may define persistent_id (method, classmethod,
             # staticmethod or instance attribute) and reducer_override.  A
@@ -832,7 +841,7 @@ is None or smaller than 5.
                     for key in custom:
                         self.custom_types[self.n_custom_types] = <PyObject *>key
                         self.n_custom_types += 1
-        self.pure_errors = (
+        self.surface_mode = (
             self.hook_save is not None or self.custom_dispatch is not None
             or self.hook_memoize is not None or self.hook_save_reduce is not None
             or self.hook_save_global is not None or self.hook_save_pers is not None
@@ -841,7 +850,7 @@ is None or smaller than 5.
         # With frames (protocol 4 and up) nothing is written before a frame
         # is committed, and an override that writes to the file directly
         # commits first, as it must with pickle._Pickler.
-        self.flush_before_python = (self.framer.file_write is not None and self.pure_errors
+        self.flush_before_python = (self.framer.file_write is not None and self.surface_mode
                                     and self.proto < 4)
         return 0
 
@@ -1388,7 +1397,7 @@ is None or smaller than 5.
 
     @cython.final
     cdef int _save_list(self, object obj) except -1:
-        if self.fast:
+        if self.fast and not self.surface_mode:
             return self.save_fast_mode_container(obj, False)
         return self.write_list(obj)
 
@@ -1416,7 +1425,9 @@ is None or smaller than 5.
     @cython.final
     cdef int save_fast_mode_container(self, object obj, bint is_dict) except -1:
         """A list or dict in fast mode, between fast_save_enter() and
-        fast_save_leave().  As in _pickle, leave runs on errors too (a
+        fast_save_leave() (_pickle's cycle tracking; a subclass using the
+        pure-Python surface gets pickle._Pickler's fast mode, which has
+        none).  As in _pickle, leave runs on errors too (a
         failed enter included): a Pickler reused after a failed dump()
         then starts at the depth and with the open containers _pickle has
         (none after an ordinary error), not with stale ids that would make
@@ -1501,7 +1512,7 @@ is None or smaller than 5.
 
     @cython.final
     cdef int _save_dict(self, object obj) except -1:
-        if self.fast:
+        if self.fast and not self.surface_mode:
             return self.save_fast_mode_container(obj, True)
         return self.write_dict(obj)
 
@@ -1650,8 +1661,9 @@ is None or smaller than 5.
     cdef int _save_frozenset(self, object obj) except -1:
         cdef Framer framer = self.framer
         cdef Py_ssize_t idx
-        if self.fast:
-            # As in _pickle: entered, never left.
+        if self.fast and not self.surface_mode:
+            # As in _pickle: entered, never left.  (pickle._Pickler, which
+            # the surface follows, tracks no cycles in fast mode.)
             self.fast_save_enter(obj)
         if self.proto < 4:
             return self._save_reduce((frozenset, (list(obj),)), obj)
@@ -2008,10 +2020,10 @@ is None or smaller than 5.
             if name is None:
                 name = obj.__name__
         dotted_path = name.split(".")
-        if "<locals>" in dotted_path and not self.pure_errors:
+        if "<locals>" in dotted_path and not self.surface_mode:
             raise AttributeError(LOCAL_OBJECT_MSG % (name,))
         module_name = whichmodule(obj, dotted_path)
-        if self.pure_errors:
+        if self.surface_mode:
             # A subclass written against pickle._Pickler: its save_global
             # turns every failed lookup (local objects too) into a
             # PicklingError, which such subclasses catch (joblib's Hasher).

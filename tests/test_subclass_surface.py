@@ -204,6 +204,74 @@ def test_save_pers_override():
     assert_same(ref, ours, DATA, protos=range(1, 6))
 
 
+def test_save_without_persistent_id_still_calls_it():
+    # pickle._Pickler.save(obj, save_persistent_id=False) calls
+    # persistent_id(obj) all the same and only ignores the answer (its
+    # save_pers() pickles the ID that way): the calls it sees, and an
+    # exception it raises, are the same on both bases.
+    class Thing:
+        pass
+
+    def body(base):
+        def persistent_id(self, obj):
+            self.seen.append(type(obj).__name__)
+            if isinstance(obj, Thing):
+                raise ValueError("no Things")
+            return ("pid", obj.x) if isinstance(obj, Point) else None
+
+        def save(self, obj, save_persistent_id=True):
+            base.save(self, obj, save_persistent_id and not isinstance(obj, Thing))
+        return {"persistent_id": persistent_id, "save": save}
+    ref, ours = both(body)
+    for proto in PROTOCOLS:
+        for obj in ([Point(1, 2), "x", (Point(3, 4),)], [1, Thing()]):
+            outcomes = []
+            for cls in (ref, ours):
+                f = io.BytesIO()
+                p = cls(f, proto)
+                p.seen = []
+                try:
+                    p.dump(obj)
+                    outcomes.append((p.seen, f.getvalue()))
+                except ValueError:
+                    outcomes.append((p.seen, ValueError))
+            assert outcomes[1] == outcomes[0], proto
+
+
+@pytest.mark.parametrize("data", [
+    [frozenset({i}) for i in range(60)],
+    [frozenset({i}) for i in range(60)] + [None],
+    "cyclic",
+], ids=["60 frozensets", "a frozenset twice", "cyclic list"])
+def test_fast_mode_is_pickles_with_an_override(data):
+    # pickle._Pickler's fast mode only skips the memo: no cycle tracking (a
+    # cycle recurses until RecursionError), and none of _pickle's frozenset
+    # quirk (entered, never left), which plain pickler.Pickler keeps.
+    if data == "cyclic":
+        data = []
+        data.append([data])
+    elif data[-1] is None:
+        data[-1] = data[55]
+
+    def body(base):
+        def save(self, obj, save_persistent_id=True):
+            base.save(self, obj, save_persistent_id)
+        return {"save": save}
+    ref, ours = both(body)
+    for proto in PROTOCOLS:
+        outcomes = []
+        for cls in (ref, ours):
+            f = io.BytesIO()
+            p = cls(f, proto)
+            p.fast = True
+            try:
+                p.dump(data)
+                outcomes.append(f.getvalue())
+            except (RecursionError, ValueError, KeyError) as exc:
+                outcomes.append(type(exc))
+        assert outcomes[1] == outcomes[0], proto
+
+
 class Blob:
     """Raw data a subclass writes to the file itself, as joblib's arrays."""
 
