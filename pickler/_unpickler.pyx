@@ -668,9 +668,10 @@ cdef object _read_new(Unpickler u, Py_ssize_t n, bint as_bytearray, bint payload
     """Consume n bytes and return them as a new bytes (or bytearray).
 
     When the window holds fewer than n bytes, its remaining bytes are used
-    first for a *payload* (the data of BINBYTES/BYTEARRAY8), else dropped:
-    _pickle does the same when an opcode argument crosses the end of a
-    frame read from a file (it reads the argument afresh from the file).
+    first.  That matters for a *payload* (the data of BINBYTES/BYTEARRAY8);
+    any other read comes from _read_file_window, which has already dropped
+    the window, as _pickle does when an opcode argument crosses the end of
+    a frame read from a file (it reads the argument afresh from the file).
     How the file is read also follows the kind of read (_read_into).
 
     From a file, the object is filled in place (readinto() or read(), see
@@ -692,12 +693,6 @@ cdef object _read_new(Unpickler u, Py_ssize_t n, bint as_bytearray, bint payload
         return <object>_steal(obj)
     if u._file_read is None:
         _raise_truncated()
-    if not payload:
-        if u._peeked:
-            _skip_consumed(u)
-        else:
-            _drop_chunk(u)
-        avail = 0
     cap = n
     if cap > MIN_READ_CHUNK and cap > avail:
         cap = MIN_READ_CHUNK if avail < MIN_READ_CHUNK else avail
