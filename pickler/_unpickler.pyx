@@ -141,9 +141,12 @@ cdef extern from *:
 
     /* A str from n UTF-8 bytes (surrogates allowed, as pickle writes them).
        Short ASCII text, most keys and values, is copied into a new compact
-       ASCII string directly; anything else goes through the decoder. */
+       ASCII string directly; anything else goes through the decoder.  The
+       empty string and one-character strings go through the decoder too:
+       it returns the interpreter's shared instances of those, as _pickle's
+       results are (a single-letter class name, 'A' to 'T' in a sequence). */
     static PyObject *PKL_DecodeStr(const char *s, Py_ssize_t n) {
-        if (n <= 64) {
+        if (n > 1 && n <= 64) {
             unsigned char high = 0;
             Py_ssize_t i;
             PyObject *u;
@@ -941,6 +944,7 @@ cdef int _load_counted_binstring(Unpickler u, int nbytes) except -1:
 
 cdef int _load_counted_binbytes(Unpickler u, int nbytes) except -1:
     cdef const char *s = _read(u, nbytes)
+    cdef PyObject *b
     cdef Py_ssize_t size = _binsize(s, nbytes)
     if size < 0:
         raise OverflowError("BINBYTES exceeds system's maximum size of %d bytes" % PY_SSIZE_T_MAX)
@@ -949,6 +953,13 @@ cdef int _load_counted_binbytes(Unpickler u, int nbytes) except -1:
     if size <= u._buflen - u._pos:
         s = u._buf + u._pos
         u._pos += size
+        if size == 1:
+            # A new object, as _pickle gives (it reads into a new bytes), not
+            # the interpreter's shared one-byte instance that
+            # PyBytes_FromStringAndSize(s, 1) would return.
+            b = R_Bytes_FromStringAndSize(NULL, 1)
+            R_Bytes_AS_STRING(b)[0] = s[0]
+            return _push_steal(u, b)
         return _push_steal(u, R_Bytes_FromStringAndSize(s, size))
     return _push(u, _read_new(u, size, False, True))
 
