@@ -3,6 +3,9 @@
 Every ``pickler/*.pyx`` becomes its own extension module; declarations shared
 between them live in the matching ``.pxd`` files.  ``PICKLER_DEBUG=1`` builds
 with line tracing and annotated HTML (never benchmark such a build).
+``PICKLER_SANITIZE=address,undefined`` builds with gcc's sanitizers, as
+``.ci/sanitize`` does (the interpreter must then preload their runtimes:
+see that script).
 """
 import glob
 import os
@@ -11,6 +14,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("PICKLER_DEBUG") == "1"
+SANITIZE = os.environ.get("PICKLER_SANITIZE", "")
 
 directives = {
     "language_level": 3,
@@ -27,12 +31,21 @@ if DEBUG:
     directives["linetrace"] = True
     macros += [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")]
 
+compile_args = ["-O3"] if not DEBUG else ["-O0", "-g"]
+link_args = []
+if SANITIZE:
+    # -O1 keeps the reports' stacks readable; frame pointers for the same.
+    compile_args = ["-O1", "-g", "-fno-omit-frame-pointer",
+                    "-fsanitize=" + SANITIZE]
+    link_args = ["-fsanitize=" + SANITIZE]
+
 extensions = [
     Extension(
         "pickler." + os.path.splitext(os.path.basename(path))[0],
         [path],
         define_macros=macros,
-        extra_compile_args=["-O3"] if not DEBUG else ["-O0", "-g"],
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
     )
     for path in sorted(glob.glob(os.path.join("pickler", "*.pyx")))
 ]
