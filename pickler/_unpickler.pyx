@@ -142,9 +142,9 @@ cdef extern from *:
     /* A str from n UTF-8 bytes (surrogates allowed, as pickle writes them).
        Short ASCII text, most keys and values, is copied into a new compact
        ASCII string directly; anything else goes through the decoder.  The
-       empty string and one-character strings go through the decoder too:
-       it returns the interpreter's shared instances of those, as _pickle's
-       results are (a single-letter class name, 'A' to 'T' in a sequence). */
+       empty and one-character strings go through the decoder too: it
+       returns the interpreter's shared instances of those, as it does for
+       _pickle (loads(dumps('A')) is 'A'). */
     static PyObject *PKL_DecodeStr(const char *s, Py_ssize_t n) {
         if (n > 1 && n <= 64) {
             unsigned char high = 0;
