@@ -189,6 +189,7 @@ import codecs
 _codecs_encode = codecs.encode
 cdef object _partial = functools.partial
 cdef object _getattr = getattr
+from struct import pack as _struct_pack   # put()/get() of the surface, as pickle._Pickler
 cdef object _NotImplemented = NotImplemented
 cdef object _MISSING = object()         # "no such attribute / key"
 cdef object _DONE = object()            # reduce_value_of(): already pickled
@@ -571,18 +572,20 @@ is None or smaller than 5.
         """The opcode (bytes) that stores memo index `idx`."""
         if self.proto >= 4:
             return _MEMOIZE_BYTES
+        # struct.pack as pickle._Pickler does: the same bytes and, for an
+        # index outside 0..2**32-1, the same struct.error.
         if self.bin:
             if idx < 256:
-                return bytes((BINPUT, idx))
-            return bytes((LONG_BINPUT,)) + (<int>idx).to_bytes(4, "little")
+                return b"q" + _struct_pack("<B", idx)
+            return b"r" + _struct_pack("<I", idx)
         return b"p" + repr(idx).encode("ascii") + b"\n"
 
     def get(self, i):
         """The opcode (bytes) that fetches memo index `i`."""
         if self.bin:
             if i < 256:
-                return bytes((BINGET, i))
-            return bytes((LONG_BINGET,)) + (<int>i).to_bytes(4, "little")
+                return b"h" + _struct_pack("<B", i)
+            return b"j" + _struct_pack("<I", i)
         return b"g" + repr(i).encode("ascii") + b"\n"
 
     def write(self, data):
