@@ -200,6 +200,12 @@ def _bad_objects():
     yield "newobj-not-a-class", lambda: Reduces((copyreg.__newobj__, (42,)))
     yield "newobj-ex-bad-args", lambda: Reduces(
         (copyreg.__newobj_ex__, (Reduces, [], {})))
+    yield "newobj-ex-wrong-length", lambda: Reduces(
+        (copyreg.__newobj_ex__, (Reduces, ())))
+    yield "newobj-ex-not-a-class", lambda: Reduces(
+        (copyreg.__newobj_ex__, (42, (), {})))
+    yield "newobj-ex-kwargs-not-dict", lambda: Reduces(
+        (copyreg.__newobj_ex__, (Reduces, (), [])))
     yield "module-not-importable", lambda: Lying
     yield "name-not-found", lambda: Renamed
     yield "not-the-same-object", lambda: Impostor

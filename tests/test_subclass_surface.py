@@ -170,6 +170,45 @@ def test_batch_appends_override():
     assert_same(ref, ours, [[1, 2, 3], ["a"], []])
 
 
+class _ListLike(list):
+    def __reduce__(self):
+        return (_ListLike, (), None, iter(list(self)), None)
+
+
+class _DictLike(dict):
+    def __reduce__(self):
+        return (_DictLike, (), None, None, iter(list(self.items())))
+
+
+def test_batch_overrides_see_reduce_items():
+    """listitems/dictitems of a reduce value go through the overriding
+    _batch_appends/_batch_setitems too, as in pickle._Pickler."""
+    seen = []
+
+    def body(base):
+        def _batch_appends(self, items):
+            items = list(items)
+            seen.append(("appends", len(items)))
+            base._batch_appends(self, reversed(items))
+
+        def _batch_setitems(self, items):
+            items = sorted(items)
+            seen.append(("setitems", len(items)))
+            base._batch_setitems(self, iter(items))
+        return {"_batch_appends": _batch_appends, "_batch_setitems": _batch_setitems}
+    ref, ours = both(body)
+    data = [_ListLike([3, 1, 2]), _DictLike(b=1, a=2), [5, 4], {"y": 1, "x": 2}]
+    for proto in PROTOCOLS:
+        del seen[:]
+        expected = dump(ref, data, proto)
+        ref_seen = seen[:]
+        del seen[:]
+        assert dump(ours, data, proto) == expected, proto
+        assert seen == ref_seen, proto
+        # (the outer list went through _batch_appends too: reversed)
+        assert pickle.loads(expected) == [{"x": 2, "y": 1}, [4, 5], {"a": 2, "b": 1}, [2, 1, 3]]
+
+
 def test_save_reduce_and_save_global_overrides():
     calls = {}
 
