@@ -844,3 +844,42 @@ def test_init_while_dumping_is_refused_and_the_dump_goes_on():
     assert f.getvalue() == first
     p.dump("again")     # still usable, writing to the same file
     assert pickle.loads(f.getvalue()[len(first):]) == "again"
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_memo_reads_and_writes_as_pickle_memo_mapping(proto):
+    """`memo` read and written as pure-Python subclasses use
+    pickle._Pickler's dict {id(obj): (index, obj)}."""
+    data = [DATA, "shared", ("t", "shared"), {"k": [1, 2]}]
+    fp, fr = io.BytesIO(), io.BytesIO()
+    p, r = pickler.Pickler(fp, proto), pickle._Pickler(fr, proto)
+    p.dump(data)
+    r.dump(data)
+    m = p.memo
+    # The same entries: index and object (temporaries made by reductions,
+    # such as a set's list of items, are different objects in each run).
+    def entries(values):
+        return sorted((i, type(o), repr(o)) for i, o in values)
+    assert entries(m.values()) == entries(r.memo.values()) and len(m) == len(r.memo)
+    assert sorted(m.keys()) == sorted(iter(m)) == sorted(k for k, _ in m.items())
+    for key, (i, obj) in m.items():
+        assert key == id(obj) and key in m and m[key] == m.get(key) == (i, obj)
+        if key in r.memo:     # objects of `data` itself
+            assert r.memo[key] == (i, obj)
+    missing = id(object())
+    for bad_key in (missing, -1, 0, "x", 2**70):
+        assert bad_key not in m
+        assert m.get(bad_key) is None and m.get(bad_key, 5) == 5
+        with pytest.raises(KeyError):
+            m[bad_key]
+    # An entry written by hand is used by the next dump(), as in pickle._Pickler.
+    extra = ["extra"]
+    m[id(extra)] = (len(m), extra)
+    r.memo[id(extra)] = (len(r.memo), extra)
+    p.dump([extra, extra])
+    r.dump([extra, extra])
+    assert fp.getvalue() == fr.getvalue()
+    with pytest.raises(TypeError):
+        m[id(extra)] = "not a pair"
+    with pytest.raises(ValueError):
+        m[id(extra) + 16] = (0, extra)
