@@ -754,7 +754,7 @@ is None or smaller than 5.
         """Mapping from types to reduction functions, consulted before copyreg's."""
         def __get__(self):
             if not self.has_dispatch_table:
-                raise AttributeError("dispatch_table")
+                raise AttributeError(no_attribute_message(self, "dispatch_table"))
             return self.dispatch_table_attr
 
         def __set__(self, value):
@@ -763,7 +763,7 @@ is None or smaller than 5.
 
         def __del__(self):
             if not self.has_dispatch_table:
-                raise AttributeError("dispatch_table")
+                raise AttributeError("dispatch_table")     # _pickle's text
             self.dispatch_table_attr = None
             self.has_dispatch_table = False
 
@@ -2458,6 +2458,15 @@ cdef object dtype_reduce(object descr, int proto):
         _dtype_cache_value[_dtype_cache_used] = <PyObject *>rv
         _dtype_cache_used += 1
     return rv
+
+
+cdef str no_attribute_message(object obj, str name):
+    """AttributeError's text for a missing attribute, as CPython words it:
+    with the dotted type name for the compiled Pickler (as for
+    _pickle.Pickler), the plain name for a subclass."""
+    cls = type(obj)
+    tname = ("%s.%s" % (cls.__module__, cls.__qualname__)) if cls is Pickler else cls.__name__
+    return "'%.200s' object has no attribute '%s'" % (tname, name)
 
 
 cdef int require_type(object obj, object cls, str method) except -1:

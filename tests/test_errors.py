@@ -827,3 +827,71 @@ def test_memo_replaced_by_a_hook_during_dump(proto, where):
         return f.getvalue()
 
     assert run(pickler) == run(_pickle)
+
+
+# Attribute paths a coverage run showed untested, each against _pickle.
+
+def _attr_outcome(cls, action):
+    p = cls(io.BytesIO(), 2)
+    try:
+        result = action(p)
+    except Exception as exc:  # noqa: BLE001 - type and text compared
+        # the text names the type: the same words for both
+        text = str(exc).replace("pickler._pickler.Pickler", "_pickle.Pickler")
+        return ("raise", type(exc), text)
+    return ("ok", result)
+
+
+ATTR_ACTIONS = {
+    "persistent_id-not-callable": lambda p: setattr(p, "persistent_id", 5),
+    "persistent_id-delete": lambda p: delattr(p, "persistent_id"),
+    "dispatch_table-unset": lambda p: p.dispatch_table,
+    "dispatch_table-delete-unset": lambda p: delattr(p, "dispatch_table"),
+    "dispatch_table-set-get-delete": lambda p: (
+        setattr(p, "dispatch_table", {}), p.dispatch_table == {},
+        delattr(p, "dispatch_table"), hasattr(p, "dispatch_table")),
+    "protocol-too-high": lambda p: type(p)(io.BytesIO(), pickle.HIGHEST_PROTOCOL + 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATTR_ACTIONS))
+def test_attribute_errors_as_c(name):
+    if name.startswith("persistent_id") and sys.version_info[:3] == (3, 13, 0):
+        pytest.skip("3.13.0's _pickle made persistent_id read-only, a regression "
+                    "(gh-125631) fixed in 3.13.1; pickler keeps the behaviour of "
+                    "3.12 and 3.13.1+ (test_api.test_persistent_id_instance_assignment)")
+    c = _attr_outcome(_pickle.Pickler, ATTR_ACTIONS[name])
+    ours = _attr_outcome(pickler.Pickler, ATTR_ACTIONS[name])
+    assert ours == c
+
+
+def _no_module():
+    pass
+
+
+_no_module.__module__ = None
+
+
+def _non_ascii_module():
+    pass
+
+
+_non_ascii_module.__module__ = "mod\xe9le"
+_non_ascii_module.__qualname__ = "f"
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_global_module_lookup_and_identifier_errors_as_c(proto):
+    # __module__ None: found by scanning sys.modules, as _pickle does
+    # (this function is this test module's attribute).
+    assert pickler.dumps(_no_module, proto) == _pickle.dumps(_no_module, proto)
+    # A module name that the protocol cannot encode (ASCII below 3): both
+    # fail, with the same exception type (the import fails first at 3+).
+    outcomes = []
+    for impl in (_pickle, pickler):
+        try:
+            impl.dumps(_non_ascii_module, proto)
+            outcomes.append("ok")
+        except Exception as exc:  # noqa: BLE001 - compared below
+            outcomes.append(type(exc))
+    assert outcomes[0] == outcomes[1] and outcomes[0] != "ok"
