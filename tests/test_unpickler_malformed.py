@@ -329,10 +329,6 @@ def test_find_class_returning_odd_objects(odd, tail):
 # CPython's pickler never writes but a hand-made or foreign pickle may hold,
 # and file objects that answer oddly.
 
-class _NoNew:
-    """A class argument NEWOBJ cannot use: an instance, not a type."""
-
-
 RARE_STREAMS = [
     b"(S'a'\nI1\nS'b'\nI2\nd.",                  # DICT with items (protocol 0)
     b"(S'a'\nI1\nS'b'\nd.",                      # DICT with an odd count
