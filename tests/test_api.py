@@ -372,3 +372,56 @@ def test_dumps_releases_memo_between_calls(sizes):
         del objs, data
         gc.collect()
         assert [r() for r in refs] == [None] * len(refs)
+
+
+# ``python -m pickler`` is ``python -m pickle``'s command line: the same
+# output for the same files, and the same failure for a bad one.
+
+def _run_module(module, args, stdin=b""):
+    import os
+    import subprocess
+    env = dict(os.environ)
+    # The pickler that this test imported, whether installed or built in place.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pickler.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(
+        [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    # The same string hashes in both processes, so sets print in one order.
+    env["PYTHONHASHSEED"] = "0"
+    return subprocess.run([sys.executable, "-m", module] + args, input=stdin,
+                          capture_output=True, timeout=120, env=env)
+
+
+def test_command_line_prints_like_python_m_pickle(tmp_path):
+    import decimal
+    objs = [
+        {"b": [1, 2.5, None, True], "a": ("x" * 100, b"\x00\xff")},
+        [set(range(30)), frozenset("ab"), bytearray(b"abc"), 10 ** 40],
+        decimal.Decimal("1.5"),
+    ]
+    files = []
+    for i, obj in enumerate(objs):
+        path = tmp_path / ("f%d.pickle" % i)
+        path.write_bytes(pickle.dumps(obj, protocol=i + 2))
+        files.append(str(path))
+    stdin = pickle.dumps({"from": "stdin"}, protocol=0)
+    ours = _run_module("pickler", files + ["-"], stdin)
+    stock = _run_module("pickle", files + ["-"], stdin)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == stock.stdout
+    assert b"'from': 'stdin'" in ours.stdout
+
+
+def test_command_line_without_files_prints_help():
+    ours = _run_module("pickler", [])
+    assert ours.returncode == 0
+    assert b"display contents of the pickle files" in ours.stdout
+
+
+def test_command_line_bad_pickle_fails_as_stock(tmp_path):
+    path = tmp_path / "bad.pickle"
+    path.write_bytes(pickle.dumps([1, 2, 3])[:-3])
+    ours = _run_module("pickler", [str(path)])
+    stock = _run_module("pickle", [str(path)])
+    assert ours.returncode == stock.returncode == 1
+    # The last line of the traceback: exception type and message.
+    assert ours.stderr.strip().splitlines()[-1] == stock.stderr.strip().splitlines()[-1]
