@@ -190,6 +190,7 @@ def test_bad_input_same_outcome_as_c(data):
 def _huge_cases():
     big8 = struct.pack("<Q", 1 << 62)
     big4 = struct.pack("<I", 0xFFFFFFF0)
+    near_max = struct.pack("<Q", (1 << 63) - 9)
     return {
         "BINBYTES8": b"\x80\x04\x8e" + big8 + b"abcdefgh",
         "BINUNICODE8": b"\x80\x04\x8d" + big8 + b"abcdefgh",
@@ -201,6 +202,12 @@ def _huge_cases():
         "LONG4": b"\x80\x02\x8b" + struct.pack("<i", 0x7FFFFFF0) + b"ab",
         "FRAME_ok_then_BINBYTES8": (b"\x80\x04\x95" + struct.pack("<Q", 10)
                                     + b"\x8e" + big8 + b"x"),
+        # Just below PY_SSIZE_T_MAX: _pickle's allocation of the claimed
+        # size fails with OverflowError ("byte string is too large") there,
+        # not MemoryError; the fuzzer met it through a FRAME read from a
+        # BufferedReader.
+        "BINBYTES8_near_max": b"\x80\x04\x8e" + near_max + b"abcdefgh",
+        "FRAME_near_max": b"\x80\x04\x95" + near_max + b"N.",
     }
 
 
