@@ -387,8 +387,10 @@ def _run_module(module, args, stdin=b""):
         [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     # The same string hashes in both processes, so sets print in one order.
     env["PYTHONHASHSEED"] = "0"
+    # Run from that directory too: `-m` puts the working directory first on
+    # sys.path, and a source checkout there holds an unbuilt `pickler/`.
     return subprocess.run([sys.executable, "-m", module] + args, input=stdin,
-                          capture_output=True, timeout=120, env=env)
+                          capture_output=True, timeout=120, env=env, cwd=root)
 
 
 def test_command_line_prints_like_python_m_pickle(tmp_path):
