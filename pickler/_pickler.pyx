@@ -576,16 +576,16 @@ is None or smaller than 5.
         # index outside 0..2**32-1, the same struct.error.
         if self.bin:
             if idx < 256:
-                return b"q" + _struct_pack("<B", idx)
-            return b"r" + _struct_pack("<I", idx)
+                return bytes((BINPUT,)) + _struct_pack("<B", idx)
+            return bytes((LONG_BINPUT,)) + _struct_pack("<I", idx)
         return b"p" + repr(idx).encode("ascii") + b"\n"
 
     def get(self, i):
         """The opcode (bytes) that fetches memo index `i`."""
         if self.bin:
             if i < 256:
-                return b"h" + _struct_pack("<B", i)
-            return b"j" + _struct_pack("<I", i)
+                return bytes((BINGET,)) + _struct_pack("<B", i)
+            return bytes((LONG_BINGET,)) + _struct_pack("<I", i)
         return b"g" + repr(i).encode("ascii") + b"\n"
 
     def write(self, data):
