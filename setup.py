@@ -39,6 +39,21 @@ if SANITIZE:
                     "-fsanitize=" + SANITIZE]
     link_args = ["-fsanitize=" + SANITIZE]
 
+# The compiled modules the package cannot work without; any further
+# pickler/*.pyx is built too.  A source distribution or checkout that lacks
+# one of them must fail here, loudly, instead of building a wheel that
+# installs and then fails at ``import pickler``.
+REQUIRED = ("_buffer", "_framer", "_imports", "_memo", "_pickler", "_unpickler")
+sources = sorted(glob.glob(os.path.join("pickler", "*.pyx")))
+found = {os.path.splitext(os.path.basename(path))[0] for path in sources}
+missing = [name for name in REQUIRED if name not in found]
+if missing:
+    raise SystemExit(
+        "pickler: missing Cython sources %s in %s: the source tree or sdist "
+        "is incomplete (see MANIFEST.in)" % (
+            ", ".join("pickler/%s.pyx" % name for name in missing),
+            os.path.abspath("pickler")))
+
 extensions = [
     Extension(
         "pickler." + os.path.splitext(os.path.basename(path))[0],
@@ -47,7 +62,7 @@ extensions = [
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     )
-    for path in sorted(glob.glob(os.path.join("pickler", "*.pyx")))
+    for path in sources
 ]
 
 setup(

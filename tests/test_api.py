@@ -5,10 +5,12 @@ Pickler object are compared with the running interpreter's ``pickle`` /
 ``_pickle``.
 """
 import ast
+import importlib.metadata
 import importlib.resources
 import inspect
 import io
 import pickle
+import re
 import sys
 
 import _pickle
@@ -314,6 +316,19 @@ def test_isinstance_is_not_pickle_pickler():
 # ---------------------------------------------------------------------------
 # Packaging: type information ships with the package.
 # ---------------------------------------------------------------------------
+def test_version_is_the_installed_distributions():
+    # One place holds the version (pickler/__init__.py, read statically by
+    # pyproject.toml's dynamic version); the installed metadata must agree.
+    try:
+        installed = importlib.metadata.version("pickler")
+    except importlib.metadata.PackageNotFoundError:
+        # A source tree run through PYTHONPATH has no installed metadata to
+        # compare with (CI always runs an installed build).
+        pytest.skip("pickler is not installed, only on sys.path")
+    assert pickler.__version__ == installed
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+|rc\d+)?", pickler.__version__)
+
+
 def test_py_typed_is_shipped():
     assert importlib.resources.files("pickler").joinpath("py.typed").is_file()
 
