@@ -1,0 +1,30 @@
+# cython: language_level=3
+"""Declarations of the deterministic Pickler (see _deterministic.pyx)."""
+from ._pickler cimport Pickler
+
+
+cdef class DeterministicPickler(Pickler):
+    cdef public bint sort_keys  # dicts (exact type) written in canonical key order
+    cdef dict values            # value -> memo index: a str or bytes itself, or the
+                                # token of a tuple or frozenset
+    cdef dict tokens            # key of a tuple or frozenset -> its token (object())
+    cdef dict by_id             # id(obj) -> (obj, token): tokens already computed, and
+                                # identity tokens of other objects (obj kept alive)
+    cdef list keep_alive        # objects made during this dump whose id must stay unique
+    cdef dict array_copies      # id(view) -> its contiguous copy (numpy)
+    cdef object ndarray         # numpy.ndarray when numpy is imported, else None
+    cdef DeterministicPickler order_pickler   # pickles set elements for their order
+
+    cdef int begin(self) except -1
+    cdef void end(self) noexcept
+    cdef object key_of(self, object obj)
+    cdef object token_of(self, object obj)
+    cdef object identity_token(self, object obj)
+    cdef int write_memo_ref(self, object key) except -1
+    cdef int record(self, object obj, object key) except -1
+    cdef list canonical_order(self, list items)
+    cdef bytes order_key(self, object item)
+    cdef int save_set_canonical(self, object obj) except -1
+    cdef int save_frozenset_canonical(self, object obj) except -1
+    cdef int save_dict_sorted(self, dict obj) except -1
+    cdef int save_array_copy(self, object obj) except -1
