@@ -24,6 +24,7 @@ cdef class DeterministicPickler(Pickler):
     cdef int record(self, object obj, object key) except -1
     cdef list canonical_order(self, list items)
     cdef bytes order_key(self, object item)
+    cdef int save_tuple_by_value(self, tuple obj, object key) except -1
     cdef int save_set_canonical(self, object obj) except -1
     cdef int save_frozenset_canonical(self, object obj) except -1
     cdef int save_dict_sorted(self, dict obj) except -1

@@ -37,7 +37,8 @@ from libc.string cimport memcpy
 from ._pickler cimport Pickler
 from ._memo cimport memo_lookup
 from ._buffer cimport buf_write, buf_write_byte
-from ._opcodes cimport MARK, POP_MARK, EMPTY_SET, ADDITEMS, FROZENSET, EMPTY_DICT
+from ._opcodes cimport (MARK, POP, POP_MARK, TUPLE, TUPLE1, EMPTY_SET, ADDITEMS,
+                        FROZENSET, EMPTY_DICT)
 
 cdef extern from "Python.h":
     # Returns non-zero (1 on some versions, -1 on others) with RecursionError set.
@@ -172,7 +173,7 @@ cdef class DeterministicPickler(Pickler):
                 return 1
             enter_recursive(" while pickling an object")
             try:
-                self._save_tuple(obj)
+                self.save_tuple_by_value(obj, key)
             finally:
                 Py_LeaveRecursiveCall()
             self.record(obj, key)
@@ -313,6 +314,39 @@ cdef class DeterministicPickler(Pickler):
 
     # -- containers ---------------------------------------------------------
 
+    cdef int save_tuple_by_value(self, tuple obj, object key) except -1:
+        """The core's tuple writer, except that a tuple found memoized after
+        its items were written (a recursive tuple) is looked up by value
+        too: an equal tuple memoized meanwhile is the same value."""
+        cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
+        cdef Py_ssize_t i
+        cdef Py_ssize_t idx
+        cdef PyObject *found
+        cdef bint small = n <= 3 and self.proto >= 2
+        if not small:
+            buf_write_byte(self.framer, MARK)
+        for item in obj:
+            self._save(item, 0)
+        idx = memo_lookup(self.memo_table, <PyObject *>obj)
+        if idx < 0:
+            found = PyDict_GetItem(self.values, key)
+            if found != NULL:
+                idx = PyLong_AsSsize_t(<object>found)
+        if idx >= 0:
+            if small or not self.bin:
+                i = n if small else n + 1
+                while i > 0:
+                    buf_write_byte(self.framer, POP)
+                    i -= 1
+            else:
+                buf_write_byte(self.framer, POP_MARK)
+            return self.memo_get(idx)
+        if small:
+            buf_write_byte(self.framer, <char>(TUPLE1 - 1 + <int>n))
+        else:
+            buf_write_byte(self.framer, TUPLE)
+        return self._memoize(obj)
+
     cdef int save_set_canonical(self, object obj) except -1:
         cdef Py_ssize_t idx = memo_lookup(self.memo_table, <PyObject *>obj)
         cdef Py_ssize_t i, j, n
@@ -344,6 +378,7 @@ cdef class DeterministicPickler(Pickler):
     cdef int save_frozenset_canonical(self, object obj) except -1:
         cdef Py_ssize_t idx = memo_lookup(self.memo_table, <PyObject *>obj)
         cdef list items
+        cdef PyObject *found
         if idx >= 0:
             self.memo_get(idx)
             return 1
@@ -362,8 +397,13 @@ cdef class DeterministicPickler(Pickler):
                 for item in items:
                     self._save(item, 0)
                 idx = memo_lookup(self.memo_table, <PyObject *>obj)
+                if idx < 0 and key is not None:
+                    found = PyDict_GetItem(self.values, key)
+                    if found != NULL:
+                        idx = PyLong_AsSsize_t(<object>found)
                 if idx >= 0:
-                    # Recursive: it was memoized while its items were written.
+                    # Recursive: it (or an equal frozenset) was memoized
+                    # while its items were written.
                     buf_write_byte(self.framer, POP_MARK)
                     self.memo_get(idx)
                 else:
