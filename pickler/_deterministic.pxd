@@ -1,12 +1,33 @@
 # cython: language_level=3
 """Declarations of the deterministic Pickler (see _deterministic.pyx)."""
+from cpython.object cimport PyObject
+
 from ._pickler cimport Pickler
+
+
+cdef struct ValueEntry:
+    PyObject *key               # owned reference; NULL: empty slot
+    Py_hash_t hash              # the key's hash
+    Py_ssize_t idx              # memo index of the value
+
+
+cdef class ValueTable:
+    cdef ValueEntry *table      # mask + 1 slots (a power of two), or NULL
+    cdef size_t mask
+    cdef Py_ssize_t used
+    cdef PyObject *last_key     # the key of the last lookup() (borrowed, compared only)
+    cdef Py_hash_t last_hash    # and its hash, for the insert() that follows
+
+    cdef void clear(self) noexcept
+    cdef Py_ssize_t lookup(self, object key) except -2
+    cdef int insert(self, object key, Py_ssize_t idx) except -1
+    cdef int resize(self) except -1
 
 
 cdef class DeterministicPickler(Pickler):
     cdef public bint sort_keys  # dicts (exact type) written in canonical key order
-    cdef dict values            # value -> memo index: a str or bytes itself, or the
-                                # token of a tuple or frozenset
+    cdef ValueTable vtable      # value -> memo index: a str or bytes itself, or the
+                                # value_key() of a tuple or frozenset
     cdef dict tokens            # key of a tuple or frozenset -> its token (object())
     cdef dict by_id             # id(obj) -> (obj, token): tokens already computed, and
                                 # identity tokens of other objects (obj kept alive)
@@ -18,6 +39,7 @@ cdef class DeterministicPickler(Pickler):
     cdef int begin(self) except -1
     cdef void end(self) noexcept
     cdef object key_of(self, object obj)
+    cdef object value_key(self, object obj)
     cdef object token_of(self, object obj)
     cdef object identity_token(self, object obj)
     cdef int write_memo_ref(self, object key) except -1

@@ -28,9 +28,11 @@ import sys
 
 cimport cython
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
-from cpython.dict cimport PyDict_GetItem
 from cpython.float cimport PyFloat_AS_DOUBLE
-from cpython.long cimport PyLong_AsSsize_t
+from cpython.mem cimport PyMem_Calloc, PyMem_Free
+from cpython.pyport cimport PY_SSIZE_T_MAX
+from cpython.object cimport PyObject_Hash, PyObject_RichCompareBool, Py_EQ
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_GET_SIZE
 from libc.string cimport memcpy
 
@@ -66,6 +68,106 @@ cdef inline int enter_recursive(const char *where) except -1:
     if Py_EnterRecursiveCall(where):
         return -1
     return 0
+
+
+@cython.final
+cdef class ValueTable:
+    """Values already written -> their memo index: an open-addressing hash
+    table on the keys' own hash and equality (str and bytes themselves, the
+    value_key() of tuples and frozensets), holding a reference to each key.
+    Keys only ever meet keys of the same type, and those are built from
+    atoms and private sentinels: comparing them runs no user code.  (A dict
+    costs a PyLong per index and twice the instructions per insertion.)"""
+
+    def __cinit__(self):
+        self.table = NULL
+        self.mask = 0
+        self.used = 0
+        self.last_key = NULL
+
+    def __dealloc__(self):
+        self.clear()
+
+    cdef void clear(self) noexcept:
+        cdef size_t i
+        cdef ValueEntry *table = self.table
+        if table == NULL:
+            return
+        self.table = NULL
+        for i in range(self.mask + 1):
+            Py_XDECREF(table[i].key)
+        PyMem_Free(table)
+        self.mask = 0
+        self.used = 0
+        self.last_key = NULL
+
+    cdef Py_ssize_t lookup(self, object key) except -2:
+        """The memo index stored for a value equal to `key`, or -1."""
+        cdef Py_hash_t h = PyObject_Hash(key)
+        cdef size_t i
+        cdef ValueEntry *entry
+        cdef int eq
+        self.last_key = <PyObject *>key
+        self.last_hash = h
+        if self.table == NULL:
+            return -1
+        i = <size_t>h & self.mask
+        while True:
+            entry = &self.table[i]
+            if entry.key == NULL:
+                return -1
+            if entry.key == <PyObject *>key:
+                return entry.idx
+            if entry.hash == h and Py_TYPE(<object>entry.key) == Py_TYPE(key):
+                eq = PyObject_RichCompareBool(<object>entry.key, key, Py_EQ)
+                if eq < 0:
+                    return -2
+                if eq:
+                    return entry.idx
+            i = (i + 1) & self.mask
+
+    cdef int insert(self, object key, Py_ssize_t idx) except -1:
+        """Store `key` (not present) with memo index `idx`."""
+        cdef Py_hash_t h
+        cdef size_t i
+        if self.last_key == <PyObject *>key:
+            h = self.last_hash
+        else:
+            h = PyObject_Hash(key)
+        if self.table == NULL or <size_t>(self.used + 1) * 3 >= (self.mask + 1) * 2:
+            self.resize()
+        i = <size_t>h & self.mask
+        while self.table[i].key != NULL:
+            i = (i + 1) & self.mask
+        Py_INCREF(key)
+        self.table[i].key = <PyObject *>key
+        self.table[i].hash = h
+        self.table[i].idx = idx
+        self.used += 1
+        return 0
+
+    cdef int resize(self) except -1:
+        cdef size_t size = 64 if self.table == NULL else 2 * (self.mask + 1)
+        cdef size_t old_size = self.mask + 1
+        cdef ValueEntry *old = self.table
+        cdef ValueEntry *table
+        cdef size_t i, j
+        if size > (<size_t>PY_SSIZE_T_MAX) / sizeof(ValueEntry):
+            raise MemoryError()
+        table = <ValueEntry *>PyMem_Calloc(size, sizeof(ValueEntry))
+        if table == NULL:
+            raise MemoryError()
+        if old != NULL:
+            for i in range(old_size):
+                if old[i].key != NULL:
+                    j = <size_t>old[i].hash & (size - 1)
+                    while table[j].key != NULL:
+                        j = (j + 1) & (size - 1)
+                    table[j] = old[i]
+            PyMem_Free(old)
+        self.table = table
+        self.mask = size - 1
+        return 0
 
 
 @cython.final
@@ -113,7 +215,7 @@ cdef class DeterministicPickler(Pickler):
     # -- per-dump state -----------------------------------------------------
 
     cdef int begin(self) except -1:
-        self.values = {}
+        self.vtable = ValueTable.__new__(ValueTable)
         self.tokens = {}
         self.by_id = {}
         self.keep_alive = []
@@ -125,7 +227,7 @@ cdef class DeterministicPickler(Pickler):
         return 0
 
     cdef void end(self) noexcept:
-        self.values = None
+        self.vtable = None
         self.tokens = None
         self.by_id = None
         self.keep_alive = None
@@ -138,17 +240,16 @@ cdef class DeterministicPickler(Pickler):
     cdef int save_deterministic(self, object obj) except -1:
         cdef PyTypeObject *t = Py_TYPE(obj)
         cdef Py_ssize_t idx
-        cdef PyObject *found
         if t == <PyTypeObject *>str or t == <PyTypeObject *>bytes:
-            if self.fast or self.values is None:
+            if self.fast or self.vtable is None:
                 return 0
             idx = memo_lookup(self.memo_table, <PyObject *>obj)
             if idx >= 0:
                 self.memo_get(idx)
                 return 1
-            found = PyDict_GetItem(self.values, obj)
-            if found != NULL:
-                self.memo_get(PyLong_AsSsize_t(<object>found))
+            idx = self.vtable.lookup(obj)
+            if idx >= 0:
+                self.memo_get(idx)
                 return 1
             if t == <PyTypeObject *>str:
                 self._save_str(obj)
@@ -158,7 +259,7 @@ cdef class DeterministicPickler(Pickler):
             return 1
         if t == <PyTypeObject *>int or t == <PyTypeObject *>float:
             return 0
-        if self.values is None:
+        if self.vtable is None:
             # dump() of a subclass that bypassed ours: nothing to canonicalise with.
             return 0
         if t == <PyTypeObject *>tuple:
@@ -168,7 +269,7 @@ cdef class DeterministicPickler(Pickler):
             if idx >= 0:
                 self.memo_get(idx)
                 return 1
-            key = self.token_of(obj)
+            key = self.value_key(obj)
             if self.write_memo_ref(key):
                 return 1
             enter_recursive(" while pickling an object")
@@ -212,6 +313,28 @@ cdef class DeterministicPickler(Pickler):
             return self.token_of(obj)
         return self.identity_token(obj)
 
+    cdef object value_key(self, object obj):
+        """The key of a tuple's or frozenset's value: a tuple of atoms
+        (exact str, bytes, int or None: equal only to an equal value of the
+        same types) is its own key; any other tuple, the tuple of its items'
+        keys; a frozenset, its tag and the frozenset of its items' keys.
+        Keys hold tokens for nested tuples and frozensets, so they stay flat
+        and hash in time proportional to their length."""
+        if type(obj) is tuple:
+            for item in <tuple>obj:
+                t = type(item)
+                if not (t is str or t is int or t is bytes or item is None):
+                    break
+            else:
+                return obj
+        enter_recursive(" while pickling an object")
+        try:
+            if type(obj) is tuple:
+                return tuple([self.key_of(item) for item in <tuple>obj])
+            return (_FROZENSET_KEY, frozenset([self.key_of(item) for item in obj]))
+        finally:
+            Py_LeaveRecursiveCall()
+
     cdef object token_of(self, object obj):
         """The token of a tuple's or frozenset's value: one object per
         distinct value in this dump.  Computed once per object (by_id), so
@@ -220,14 +343,7 @@ cdef class DeterministicPickler(Pickler):
         entry = self.by_id.get(oid)
         if entry is not None:
             return (<tuple>entry)[1]
-        enter_recursive(" while pickling an object")
-        try:
-            if type(obj) is tuple:
-                key = tuple([self.key_of(item) for item in <tuple>obj])
-            else:
-                key = (_FROZENSET_KEY, frozenset([self.key_of(item) for item in obj]))
-        finally:
-            Py_LeaveRecursiveCall()
+        key = self.value_key(obj)
         token = self.tokens.get(key)
         if token is None:
             token = object()
@@ -246,10 +362,10 @@ cdef class DeterministicPickler(Pickler):
 
     cdef int write_memo_ref(self, object key) except -1:
         """A memo reference to the value of `key`, if it was written: 1, else 0."""
-        cdef PyObject *found = PyDict_GetItem(self.values, key)
-        if found == NULL:
+        cdef Py_ssize_t idx = self.vtable.lookup(key)
+        if idx < 0:
             return 0
-        self.memo_get(PyLong_AsSsize_t(<object>found))
+        self.memo_get(idx)
         return 1
 
     cdef int record(self, object obj, object key) except -1:
@@ -259,7 +375,7 @@ cdef class DeterministicPickler(Pickler):
             return 0
         idx = memo_lookup(self.memo_table, <PyObject *>obj)
         if idx >= 0:
-            self.values[key] = idx
+            self.vtable.insert(key, idx)
         return 0
 
     # -- canonical order ----------------------------------------------------
@@ -321,7 +437,6 @@ cdef class DeterministicPickler(Pickler):
         cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
         cdef Py_ssize_t i
         cdef Py_ssize_t idx
-        cdef PyObject *found
         cdef bint small = n <= 3 and self.proto >= 2
         if not small:
             buf_write_byte(self.framer, MARK)
@@ -329,9 +444,7 @@ cdef class DeterministicPickler(Pickler):
             self._save(item, 0)
         idx = memo_lookup(self.memo_table, <PyObject *>obj)
         if idx < 0:
-            found = PyDict_GetItem(self.values, key)
-            if found != NULL:
-                idx = PyLong_AsSsize_t(<object>found)
+            idx = self.vtable.lookup(key)
         if idx >= 0:
             if small or not self.bin:
                 i = n if small else n + 1
@@ -378,13 +491,12 @@ cdef class DeterministicPickler(Pickler):
     cdef int save_frozenset_canonical(self, object obj) except -1:
         cdef Py_ssize_t idx = memo_lookup(self.memo_table, <PyObject *>obj)
         cdef list items
-        cdef PyObject *found
         if idx >= 0:
             self.memo_get(idx)
             return 1
         key = None
         if not self.fast:
-            key = self.token_of(obj)
+            key = self.value_key(obj)
             if self.write_memo_ref(key):
                 return 1
         items = self.canonical_order(list(obj))
@@ -398,9 +510,7 @@ cdef class DeterministicPickler(Pickler):
                     self._save(item, 0)
                 idx = memo_lookup(self.memo_table, <PyObject *>obj)
                 if idx < 0 and key is not None:
-                    found = PyDict_GetItem(self.values, key)
-                    if found != NULL:
-                        idx = PyLong_AsSsize_t(<object>found)
+                    idx = self.vtable.lookup(key)
                 if idx >= 0:
                     # Recursive: it (or an equal frozenset) was memoized
                     # while its items were written.
