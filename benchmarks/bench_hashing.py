@@ -100,7 +100,7 @@ def clock(fn, obj):
 
 def fmt(times):
     med = statistics.median(times)
-    return "%.1f ms (%.1f-%.1f)" % (med * 1e3, min(times) * 1e3, max(times) * 1e3)
+    return f"{med * 1e3:.1f} ms ({min(times) * 1e3:.1f}-{max(times) * 1e3:.1f})"
 
 
 def main(argv=None):
@@ -134,8 +134,9 @@ def main(argv=None):
                 for tool, fn in raws.items():
                     times.setdefault((name, tool), []).append(clock(fn, obj))
 
-    lines = ["Python %s, %d rounds, medians (min-max); ratio = median / "
-             "pickler.hash md5's median." % (sys.version.split()[0], args.rounds), ""]
+    head = (f"Python {sys.version.split()[0]}, {args.rounds} rounds, medians (min-max); "
+            "ratio = median / pickler.hash md5's median.")
+    lines = [head, ""]
     cols = list(hashers)
     lines.append("| workload | " + " | ".join(cols) + " |")
     lines.append("|---" * (len(cols) + 1) + "|")
@@ -144,12 +145,12 @@ def main(argv=None):
         cells = []
         for tool in cols:
             med = statistics.median(times[name, tool])
-            cells.append("%s, %.2fx" % (fmt(times[name, tool]), med / base))
-        lines.append("| %s | %s |" % (name, " | ".join(cells)))
+            cells.append(f"{fmt(times[name, tool])}, {med / base:.2f}x")
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     lines.append("")
     size = work["large_array"].nbytes
-    lines.append("Large array (%d MiB), throughput against the hash function alone:"
-                 % (size // MiB))
+    lines.append(f"Large array ({size // MiB} MiB), throughput against the hash "
+                 "function alone:")
     lines.append("")
     lines.append("| hash | alone | pickler.hash | pickler.hash / alone |")
     lines.append("|---|---|---|---|")
@@ -159,8 +160,8 @@ def main(argv=None):
         if (("large_array", raw) in times) and (("large_array", ours) in times):
             r = statistics.median(times["large_array", raw])
             o = statistics.median(times["large_array", ours])
-            lines.append("| %s | %.0f MB/s | %.0f MB/s | %.1f%% |" % (
-                raw.split("(")[0], size / r / 1e6, size / o / 1e6, 100 * r / o))
+            lines.append(f"| {raw.split('(')[0]} | {size / r / 1e6:.0f} MB/s | "
+                         f"{size / o / 1e6:.0f} MB/s | {100 * r / o:.1f}% |")
     lines.append("")
     lines.append("deterministic_dumps against pickler.dumps:")
     lines.append("")
@@ -169,8 +170,8 @@ def main(argv=None):
     for name in ("records", "containers"):
         d = times[name, "pickler.dumps"]
         e = times[name, "deterministic_dumps"]
-        lines.append("| %s | %s | %s | %.2fx |" % (
-            name, fmt(d), fmt(e), statistics.median(e) / statistics.median(d)))
+        ratio = statistics.median(e) / statistics.median(d)
+        lines.append(f"| {name} | {fmt(d)} | {fmt(e)} | {ratio:.2f}x |")
     text = "\n".join(lines)
     print(text)
     if args.out:
