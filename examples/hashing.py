@@ -17,9 +17,10 @@ def _records(n, variant):
     out = []
     for i in range(n):
         name = f"user{i}" if variant == 0 else "".join(["user", str(i)])
-        tags = {"a", "b", f"c{i % 5}"}
         if variant:
-            tags = set(sorted(tags, reverse=True))
+            tags = {f"c{i % 5}", "b", "a"}          # another insertion order
+        else:
+            tags = {"a", "b", f"c{i % 5}"}
         out.append({"id": i, "name": name, "score": i * 0.25, "tags": tags})
     return out
 
