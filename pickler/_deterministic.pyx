@@ -212,6 +212,12 @@ cdef class DeterministicPickler(Pickler):
         finally:
             self.end()
 
+    def clear_memo(self):
+        """Clears the memo, and the values written (which refer to it)."""
+        Pickler.clear_memo(self)
+        if self.vtable is not None:
+            self.vtable.clear()
+
     # -- per-dump state -----------------------------------------------------
 
     cdef int begin(self) except -1:

@@ -686,6 +686,54 @@ def test_unpicklable_and_errors():
     p.dump({"ok"})                      # usable after errors elsewhere
 
 
+def test_failing_calls_do_not_leak():
+    import gc
+    import tracemalloc
+    bad = [{"a", ("b", lambda: 0)}, ("x", [1, 2], {3})]
+
+    def fail():
+        for func in (ddumps, pickler.hash):
+            try:
+                func(bad)
+            except (pickle.PicklingError, AttributeError, TypeError):
+                pass
+            else:
+                raise AssertionError("a lambda was pickled")
+
+    for _ in range(50):
+        fail()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(2000):
+            fail()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 20_000, grown
+
+
+def test_clear_memo_from_a_hook_mid_dump():
+    # Values written before clear_memo() must not be referenced after it
+    # (their memo indices are reused): the result still loads correctly.
+    class P(pickler.DeterministicPickler):
+        def reducer_override(self, obj):
+            if type(obj) is Box:
+                self.clear_memo()
+                return (Box, (obj.value,))
+            return NotImplemented
+
+    obj = ["shared", ("t", 1), Box(0), "shared", ("t", 1), [9]]
+    f = io.BytesIO()
+    try:
+        P(f).dump(obj)
+    except RuntimeError:        # a core that refuses clear_memo() inside dump()
+        return
+    assert pickle.loads(f.getvalue()) == obj
+
+
 def test_set_changing_while_ordered():
     class Evil:
         def __init__(self, target):
