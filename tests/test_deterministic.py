@@ -669,6 +669,35 @@ def test_numpy_layouts():
     assert ddumps(a) == ddumps(a.copy())
 
 
+def test_dask_tokenize_registration():
+    # The registration docs/hashing.md shows, with dask's own tokenize.
+    dask_base = pytest.importorskip("dask.base")   # in the [test] extra
+
+    class Config:
+        def __init__(self, options):
+            self.options = options
+
+    @dask_base.normalize_token.register(Config)
+    def _normalize(obj):
+        return pickler.hash(obj.options, "blake2b", sort_keys=True)
+
+    class Records:
+        def __init__(self, rows):
+            self.rows = rows
+
+        def __dask_tokenize__(self):
+            return pickler.hash(self.rows, "blake2b")
+
+    a = Config({"b": {1, 2}, "a": "".join(["x", "y"])})  # noqa: FLY002
+    b = Config({"a": "xy", "b": {2, 1}})
+    assert dask_base.tokenize(a) == dask_base.tokenize(b)
+    assert dask_base.tokenize(a) != dask_base.tokenize(Config({"a": "xz", "b": {1, 2}}))
+    rows = [{"k": i, "s": {"p", "q"}} for i in range(10)]
+    assert dask_base.tokenize(Records(rows)) == dask_base.tokenize(
+        Records(rebuild(rows, random.Random(2))))
+    assert dask_base.tokenize(Records(rows)) != dask_base.tokenize(Records(rows[:-1]))
+
+
 # ---------------------------------------------------------------------------
 # Bad input.
 # ---------------------------------------------------------------------------
