@@ -35,6 +35,8 @@ cdef class DeterministicPickler(Pickler):
     cdef dict array_copies      # id(view) -> its contiguous copy (numpy)
     cdef object ndarray         # numpy.ndarray when numpy is imported, else None
     cdef DeterministicPickler order_pickler   # pickles set elements for their order
+    cdef list ordering          # containers whose items are being ordered (shared by
+                                # the order picklers they use)
 
     cdef int begin(self) except -1
     cdef void end(self) noexcept
@@ -44,9 +46,10 @@ cdef class DeterministicPickler(Pickler):
     cdef object identity_token(self, object obj)
     cdef int write_memo_ref(self, object key) except -1
     cdef int record(self, object obj, object key) except -1
-    cdef list canonical_order(self, list items)
+    cdef list canonical_order(self, list items, object owner)
     cdef bytes order_key(self, object item)
     cdef int save_tuple_by_value(self, tuple obj, object key) except -1
+    cdef int save_cycle_marker(self, object obj) except -1
     cdef int save_set_canonical(self, object obj) except -1
     cdef int save_frozenset_canonical(self, object obj) except -1
     cdef int save_dict_sorted(self, dict obj) except -1

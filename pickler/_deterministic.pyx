@@ -226,6 +226,7 @@ cdef class DeterministicPickler(Pickler):
         self.by_id = {}
         self.keep_alive = []
         self.array_copies = {}
+        self.ordering = []
         numpy = sys.modules.get("numpy")
         self.ndarray = getattr(numpy, "ndarray", None) if numpy is not None else None
         if not isinstance(self.ndarray, type):
@@ -238,6 +239,7 @@ cdef class DeterministicPickler(Pickler):
         self.by_id = None
         self.keep_alive = None
         self.array_copies = None
+        self.ordering = None
         self.ndarray = None
         self.order_pickler = None
 
@@ -386,7 +388,7 @@ cdef class DeterministicPickler(Pickler):
 
     # -- canonical order ----------------------------------------------------
 
-    cdef list canonical_order(self, list items):
+    cdef list canonical_order(self, list items, object owner):
         """Items of a set (or keys of a dict) in an order that depends on
         their values only: sorted when they are all str, all bytes or all
         int, else by each item's own deterministic pickle."""
@@ -401,7 +403,14 @@ cdef class DeterministicPickler(Pickler):
             else:
                 items.sort()
                 return items
-        keys = [self.order_key(item) for item in items]
+        # While its items' keys are pickled, `owner` is on the stack of
+        # containers being ordered (shared with the pickler that pickles
+        # them), so that an item leading back to it ends there.
+        self.ordering.append(owner)
+        try:
+            keys = [self.order_key(item) for item in items]
+        finally:
+            self.ordering.pop()
         order = sorted(range(n), key=keys.__getitem__)
         return [items[i] for i in order]
 
@@ -424,6 +433,7 @@ cdef class DeterministicPickler(Pickler):
                 sub.__dict__.update(attrs)
             self.order_pickler = sub
         sub.begin()
+        sub.ordering = self.ordering
         try:
             sub.run_dump(item, True)
             return sub.framer.take_result(SMALL_RESULT)
@@ -466,6 +476,19 @@ cdef class DeterministicPickler(Pickler):
             buf_write_byte(self.framer, TUPLE)
         return self._memoize(obj)
 
+    cdef int save_cycle_marker(self, object obj) except -1:
+        """In the pickle of an item being ordered: a container that is being
+        ordered (the item leads back to it) is written as a marker of its
+        depth on that stack, not again.  Returns 1 when it wrote one."""
+        cdef Py_ssize_t i
+        if not self.ordering:
+            return 0
+        for i in range(len(self.ordering)):
+            if self.ordering[i] is obj:
+                self._save(("pickler.deterministic: container being ordered", i), 0)
+                return 1
+        return 0
+
     cdef int save_set_canonical(self, object obj) except -1:
         cdef Py_ssize_t idx = memo_lookup(self.memo_table, <PyObject *>obj)
         cdef Py_ssize_t i, j, n
@@ -473,7 +496,9 @@ cdef class DeterministicPickler(Pickler):
         if idx >= 0:
             self.memo_get(idx)
             return 1
-        items = self.canonical_order(list(obj))
+        if self.save_cycle_marker(obj):
+            return 1
+        items = self.canonical_order(list(obj), obj)
         enter_recursive(" while pickling an object")
         try:
             if self.proto < 4:
@@ -500,12 +525,14 @@ cdef class DeterministicPickler(Pickler):
         if idx >= 0:
             self.memo_get(idx)
             return 1
+        if self.save_cycle_marker(obj):
+            return 1
         key = None
         if not self.fast:
             key = self.value_key(obj)
             if self.write_memo_ref(key):
                 return 1
-        items = self.canonical_order(list(obj))
+        items = self.canonical_order(list(obj), obj)
         enter_recursive(" while pickling an object")
         try:
             if self.proto < 4:
@@ -537,7 +564,9 @@ cdef class DeterministicPickler(Pickler):
         if idx >= 0:
             self.memo_get(idx)
             return 1
-        items = [(key, obj[key]) for key in self.canonical_order(list(obj))]
+        if self.save_cycle_marker(obj):
+            return 1
+        items = [(key, obj[key]) for key in self.canonical_order(list(obj), obj)]
         if self.bin:
             buf_write_byte(self.framer, EMPTY_DICT)
         else:

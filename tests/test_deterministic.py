@@ -784,6 +784,42 @@ def test_set_changing_while_ordered():
     assert isinstance(pickle.loads(data), set)
 
 
+class Node:
+    """Hashable by name, holding a reference back to a container."""
+
+    def __init__(self, name, ref=None):
+        self.name = name
+        self.ref = ref
+
+    def __eq__(self, other):
+        return type(other) is Node and other.name == self.name
+
+    def __hash__(self):
+        return hash(self.name)
+
+
+def test_set_whose_items_lead_back_to_it():
+    def build(order):
+        s = set()
+        for name in order:
+            s.add(Node(name, s))
+        s.add(1)
+        return s
+
+    a, b = build("abcd"), build("dcba")
+    assert ddumps(a) == ddumps(b)
+    back = pickle.loads(ddumps(a))
+    assert {n.name for n in back if type(n) is Node} == set("abcd")
+    assert all(n.ref is back for n in back if type(n) is Node)
+    d = {}
+    d[Node("k", d)] = 1
+    d[Node("j", d)] = 2
+    e = {}
+    e[Node("j", e)] = 2
+    e[Node("k", e)] = 1
+    assert ddumps(d, sort_keys=True) == ddumps(e, sort_keys=True)
+
+
 def test_ordered_collections():
     od = collections.OrderedDict([("b", 1), ("a", 2)])
     assert pickle.loads(ddumps(od)) == od
