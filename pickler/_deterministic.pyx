@@ -265,7 +265,8 @@ cdef class DeterministicPickler(Pickler):
                 self._save_bytes(obj)
             self.record(obj, obj)
             return 1
-        if t == <PyTypeObject *>int or t == <PyTypeObject *>float:
+        if (t == <PyTypeObject *>int or t == <PyTypeObject *>float
+                or t == <PyTypeObject *>bool or obj is None):
             return 0
         if self.vtable is None:
             # dump() of a subclass that bypassed ours: nothing to canonicalise with.
