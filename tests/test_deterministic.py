@@ -698,6 +698,19 @@ def test_dask_tokenize_registration():
     assert dask_base.tokenize(Records(rows)) != dask_base.tokenize(Records(rows[:-1]))
 
 
+def test_example_runs():
+    # examples/hashing.py checks its own results and exits non-zero on a
+    # mismatch; its demo() prints at most 4 lines.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ,
+               PYTHONPATH=os.path.dirname(os.path.dirname(pickler.__file__)))
+    proc = subprocess.run([sys.executable, os.path.join(root, "examples", "hashing.py")],
+                          capture_output=True, text=True, timeout=120, env=env,
+                          cwd=os.path.join(root, "examples"), check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 1 <= len(proc.stdout.strip().splitlines()) <= 4
+
+
 # ---------------------------------------------------------------------------
 # Bad input.
 # ---------------------------------------------------------------------------
