@@ -248,8 +248,13 @@ cdef class DeterministicPickler(Pickler):
     cdef int save_deterministic(self, object obj) except -1:
         cdef PyTypeObject *t = Py_TYPE(obj)
         cdef Py_ssize_t idx
+        if self.vtable is None:
+            # A subclass's dump() that calls Pickler.dump() directly: the
+            # per-dump state is made here (and kept until our dump() or
+            # deterministic_dumps() ends one).
+            self.begin()
         if t == <PyTypeObject *>str or t == <PyTypeObject *>bytes:
-            if self.fast or self.vtable is None:
+            if self.fast:
                 return 0
             idx = memo_lookup(self.memo_table, <PyObject *>obj)
             if idx >= 0:
@@ -267,9 +272,6 @@ cdef class DeterministicPickler(Pickler):
             return 1
         if (t == <PyTypeObject *>int or t == <PyTypeObject *>float
                 or t == <PyTypeObject *>bool or obj is None):
-            return 0
-        if self.vtable is None:
-            # dump() of a subclass that bypassed ours: nothing to canonicalise with.
             return 0
         if t == <PyTypeObject *>tuple:
             if PyTuple_GET_SIZE(obj) == 0 or self.fast:

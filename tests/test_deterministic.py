@@ -574,6 +574,24 @@ def test_dispatch_surface():
     assert f.getvalue().count(b"surface") == 1
 
 
+def test_subclass_dump_calling_the_base_pickler_dump():
+    class P(pickler.DeterministicPickler):
+        def dump(self, obj):
+            pickler.Pickler.dump(self, obj)     # bypasses DeterministicPickler.dump
+
+    def dump(obj):
+        f = io.BytesIO()
+        P(f).dump(obj)
+        return f.getvalue()
+
+    a = {f"x{i}" for i in range(50)}
+    b = set()
+    for item in reversed(list(a)):             # another insertion order
+        b.add(item)
+    other = "".join(["a", "b"])  # noqa: FLY002 (another object)
+    assert dump([a, "ab"]) == dump([b, other]) == ddumps([a, "ab"])
+
+
 def test_subclass_attributes_reach_set_ordering():
     # Ordering the items of a set pickles each with a pickler of the same
     # class and the same attributes.
