@@ -500,6 +500,29 @@ def test_differential_corpus_round_trip(obj):
     assert ddumps(rebuild(obj, random.Random(3))) == data
 
 
+def _same_array(a, b):
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_array(x, y) for x, y in zip(a, b))
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.hasobject:
+        return a.tolist() == b.tolist()
+    return a.tobytes() == b.tobytes()
+
+
+@needs_numpy
+@pytest.mark.parametrize("arr", [pytest.param(obj, id=name)
+                                 for name, obj in td.numpy_arrays()])
+def test_differential_numpy_arrays_round_trip(arr):
+    data = ddumps(arr)
+    back = pickle.loads(data)
+    assert _same_array(back, arr)
+    ref = pickle.loads(pickle.dumps(arr, 5))
+    assert ddumps(back) == ddumps(ref)
+    if isinstance(arr, list):
+        assert back[0] is back[1]
+
+
 # ---------------------------------------------------------------------------
 # Hooks.
 # ---------------------------------------------------------------------------
