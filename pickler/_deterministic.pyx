@@ -25,6 +25,7 @@ reduce, hooks).  Every dump() starts from an empty memo.
 """
 import hashlib
 import sys
+from pickle import PickleBuffer
 
 cimport cython
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
@@ -172,11 +173,23 @@ cdef class ValueTable:
 
 @cython.final
 cdef class _HashSink:
-    """The "file" a hash is pickled into: write() is the hash's update()."""
-    cdef public object write
+    """The "file" a hash is pickled into: write() feeds the hash's update().
+    Frames arrive as bytes; a large payload arrives as the object that holds
+    it (bytes, bytearray, or a PickleBuffer over an array's memory), which
+    is handed over as a flat byte view of that memory, not a copy: some
+    hashes (blake3) refuse a buffer whose items are not bytes."""
+    cdef object update
 
-    def __init__(self, write):
-        self.write = write
+    def __init__(self, update):
+        self.update = update
+
+    def write(self, data):
+        if type(data) is not bytes:
+            if type(data) is PickleBuffer:
+                data = (<object>data).raw()
+            else:
+                data = memoryview(data).cast("B")
+        self.update(data)
 
 
 cdef class DeterministicPickler(Pickler):

@@ -664,10 +664,11 @@ def test_hash_algorithms():
 def test_hash_with_xxhash_and_blake3():
     xxhash = pytest.importorskip("xxhash")
     blake3 = pytest.importorskip("blake3")
-    obj = [1, "two", {3.0}]
-    data = ddumps(obj)
-    assert pickler.hash(obj, xxhash.xxh3_128) == xxhash.xxh3_128(data).hexdigest()
-    assert pickler.hash(obj, blake3.blake3) == blake3.blake3(data).hexdigest()
+    for obj in [[1, "two", {3.0}], [bytearray(100000), b"x" * 100000]] + (
+            [np.arange(1 << 16, dtype=np.float64)] if np is not None else []):
+        data = ddumps(obj)
+        assert pickler.hash(obj, xxhash.xxh3_128) == xxhash.xxh3_128(data).hexdigest()
+        assert pickler.hash(obj, blake3.blake3) == blake3.blake3(data).hexdigest()
 
 
 def test_hash_streams_large_payloads_without_copy():
@@ -684,9 +685,16 @@ def test_numpy_array_data_goes_to_the_hash_from_its_memory():
     arr = np.arange(1 << 17, dtype=np.float64)    # 1 MiB
     rec = RecordingHash()
     pickler.hash(arr, rec)
-    views = [c for c in rec.chunks if isinstance(c, pickle.PickleBuffer)]
+    views = [c for c in rec.chunks if isinstance(c, memoryview)]
     assert len(views) == 1
-    assert np.shares_memory(np.asarray(memoryview(views[0])).view(np.float64), arr)
+    assert views[0].format == "B" and views[0].nbytes == arr.nbytes
+    assert np.shares_memory(np.frombuffer(views[0], dtype=np.uint8), arr)
+    f = np.asfortranarray(arr.reshape(512, 256))
+    rec = RecordingHash()
+    pickler.hash(f, rec)
+    views = [c for c in rec.chunks if isinstance(c, memoryview)]
+    assert len(views) == 1
+    assert np.shares_memory(np.frombuffer(views[0], dtype=np.uint8), f)
     assert pickler.hash(arr) == hashlib.sha256(ddumps(arr)).hexdigest()
 
 
