@@ -65,9 +65,28 @@ cdef object _FLOAT_KEY = object()
 cdef object _FROZENSET_KEY = object()
 
 
-cdef inline int enter_recursive(const char *where) except -1:
-    if Py_EnterRecursiveCall(where):
+cdef extern from *:
+    """
+    /* Whether this call's frame lies below `floor` (the lowest safe stack
+       address of the dump's thread, set by the core's run_dump(); NULL:
+       unknown): the same test as the core's guard. */
+    static inline int pickler_det_below_floor(char *floor) {
+        char here;
+        return floor != NULL && &here < floor;
+    }
+    """
+    bint below_floor "pickler_det_below_floor" (char *floor) noexcept nogil
+
+
+cdef inline int enter_recursive(char *stack_floor) except -1:
+    """The core's recursion guard: the interpreter's recursion limit, and
+    the thread's stack (a thread with a small stack and a high C recursion
+    limit, as on 3.12 and 3.13, would otherwise overflow it)."""
+    if Py_EnterRecursiveCall(" while pickling an object"):
         return -1
+    if below_floor(stack_floor):
+        Py_LeaveRecursiveCall()
+        raise RecursionError("maximum recursion depth exceeded while pickling an object")
     return 0
 
 
@@ -296,7 +315,7 @@ cdef class DeterministicPickler(Pickler):
             key = self.value_key(obj)
             if self.write_memo_ref(key):
                 return 1
-            enter_recursive(" while pickling an object")
+            enter_recursive(self.stack_floor)
             try:
                 self.save_tuple_by_value(obj, key)
             finally:
@@ -351,7 +370,7 @@ cdef class DeterministicPickler(Pickler):
                     break
             else:
                 return obj
-        enter_recursive(" while pickling an object")
+        enter_recursive(self.stack_floor)
         try:
             if type(obj) is tuple:
                 return tuple([self.key_of(item) for item in <tuple>obj])
@@ -515,7 +534,7 @@ cdef class DeterministicPickler(Pickler):
         if self.save_cycle_marker(obj):
             return 1
         items = self.canonical_order(list(obj), obj)
-        enter_recursive(" while pickling an object")
+        enter_recursive(self.stack_floor)
         try:
             if self.proto < 4:
                 self._save_reduce((set, (items,)), obj)
@@ -549,7 +568,7 @@ cdef class DeterministicPickler(Pickler):
             if self.write_memo_ref(key):
                 return 1
         items = self.canonical_order(list(obj), obj)
-        enter_recursive(" while pickling an object")
+        enter_recursive(self.stack_floor)
         try:
             if self.proto < 4:
                 self._save_reduce((frozenset, (items,)), obj)
@@ -588,7 +607,7 @@ cdef class DeterministicPickler(Pickler):
         else:
             buf_write(self.framer, b"(d", 2)
         self._memoize(obj)
-        enter_recursive(" while pickling an object")
+        enter_recursive(self.stack_floor)
         try:
             if self.hook_batch_setitems is not None:
                 self.before_python()

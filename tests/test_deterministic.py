@@ -825,6 +825,48 @@ def test_clear_memo_from_a_hook_mid_dump():
     assert pickle.loads(f.getvalue()) == obj
 
 
+_DEEP_IN_A_THREAD = textwrap.dedent("""
+    import sys, threading
+    import pickler
+    kind = sys.argv[1]
+    x = ()
+    for i in range(100000):
+        if kind == "tuple":
+            x = (x, i)
+        elif kind == "frozenset":
+            x = frozenset({x, i})
+        else:
+            x = {frozenset({i}): [x]}
+    outcome = []
+
+    def run():
+        try:
+            pickler.deterministic_dumps(x, sort_keys=True)
+            outcome.append("ok")
+        except RecursionError:
+            outcome.append("RecursionError")
+
+    old = threading.stack_size(1024 * 1024)
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    print(outcome[0])
+""")
+
+
+@pytest.mark.parametrize("kind", ["tuple", "frozenset", "sorted-dict"])
+def test_deep_data_in_a_thread_with_a_small_stack(kind):
+    # Deep data raises RecursionError instead of overflowing a 1 MiB thread
+    # stack (in a subprocess: a crash shows as a failure).
+    env = dict(os.environ,
+               PYTHONPATH=os.path.dirname(os.path.dirname(pickler.__file__)))
+    proc = subprocess.run([sys.executable, "-c", _DEEP_IN_A_THREAD, kind],
+                          capture_output=True, text=True, timeout=120, env=env,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "RecursionError"
+
+
 def test_set_changing_while_ordered():
     class Evil:
         def __init__(self, target):
