@@ -19,6 +19,8 @@ from pickle import (
 
 from ._pickler import Pickler, dump, dumps
 from ._unpickler import Unpickler, load, loads
+# Deterministic pickles and content hashes (docs/hashing.md); not in __all__.
+from ._deterministic import DeterministicPickler, deterministic_dumps, hash
 
 # Opcode constants (MARK, STOP, ..., READONLY_BUFFER) and the other public
 # module attributes of ``pickle`` (format_version, compatible_formats, ...)

@@ -95,6 +95,18 @@ class Pickler:
 class _Framer:
     def commit_frame(self, force: bool = False) -> None: ...
 
+class DeterministicPickler(Pickler):
+    """Deterministic pickles (docs/hashing.md); protocol None means 5."""
+    sort_keys: bool
+    def __init__(self, file: _WritableFileobj, protocol: int | None = None,
+                 fix_imports: bool = True, buffer_callback: _BufferCallback = None, *,
+                 sort_keys: bool = False) -> None: ...
+
+def deterministic_dumps(obj: Any, protocol: int | None = None, *, sort_keys: bool = False,
+                        buffer_callback: _BufferCallback = None) -> bytes: ...
+def hash(obj: Any, algorithm: Any = "sha256", protocol: int | None = None, *,
+         sort_keys: bool = False) -> str | None: ...
+
 class Unpickler:
     memo: Any
     def __init__(self, file: _ReadableFileobj, *, fix_imports: bool = True,

@@ -80,6 +80,9 @@ cdef class Pickler:
                                         # where pickle._Pickler and _pickle differ, do as
                                         # the former (save_global's errors, fast mode
                                         # without cycle tracking)
+    cdef bint det_mode                  # a DeterministicPickler (_deterministic.pyx):
+                                        # save_deterministic() sees every object, after
+                                        # the other per-object hooks
 
     @cython.final
     cdef int setup(self, object file, object protocol, object fix_imports,
@@ -178,6 +181,8 @@ cdef class Pickler:
     cdef int fast_save_enter(self, object obj) except -1
     @cython.final
     cdef int fast_save_leave(self, object obj) except -1
+    # Not final: DeterministicPickler overrides it; called only in det_mode.
+    cdef int save_deterministic(self, object obj) except -1
 
 
 cdef class PicklerMemoProxy:

@@ -794,7 +794,7 @@ is None or smaller than 5.
         self.hook_dispatch_table = self.dispatch_table_attr
         self.use_dispatch_table = self.has_dispatch_table
         self.per_object_hooks = (self.use_persistent_id or self.hook_save is not None
-                                 or self.custom_dispatch is not None)
+                                 or self.custom_dispatch is not None or self.det_mode)
         return 0
 
     @cython.final
@@ -1022,6 +1022,13 @@ is None or smaller than 5.
                 if saver != NULL:
                     self.save_custom(obj, <object>saver)
                     return 1
+        if self.det_mode:
+            return self.save_deterministic(obj)
+        return 0
+
+    cdef int save_deterministic(self, object obj) except -1:
+        """Deterministic mode's saver (pickler/_deterministic.pyx overrides
+        it): returns 1 when it pickled `obj`, 0 to go on as usual."""
         return 0
 
     @cython.final
