@@ -17,7 +17,6 @@ Outcomes: each case runs in a child process, in a thread started with
 crash (the child died from a signal).
 """
 import argparse
-import os
 import subprocess
 import sys
 import textwrap
@@ -122,9 +121,9 @@ CHILD = textwrap.dedent(r"""
 
 def child(*args):
     proc = subprocess.run([sys.executable, "-c", CHILD] + [str(a) for a in args],
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     if proc.returncode < 0:
-        return "crash (signal %d)" % -proc.returncode
+        return f"crash (signal {-proc.returncode})"
     if proc.returncode != 0:
         return "error: " + proc.stderr.strip().splitlines()[-1]
     return proc.stdout.strip()
@@ -138,7 +137,7 @@ def main():
                     help="thread stack sizes in KiB (0: the default)")
     a = ap.parse_args()
     import pickler
-    print("pickler: %s  Python %s" % (pickler.__file__, sys.version.split()[0]))
+    print(f"pickler: {pickler.__file__}  Python {sys.version.split()[0]}")
     kinds = a.kinds.split(",")
     print("\nC stack per nesting level (bytes)")
     print("| data | pickler dump | _pickle dump | pickler load | _pickle load |")
@@ -146,20 +145,20 @@ def main():
     for kind in kinds:
         cells = [child("per_level", m, op, kind) for op in ("dump", "load")
                  for m in ("pickler", "_pickle")]
-        cells = ["%.0f" % float(c) if c.replace(".", "").lstrip("-").isdigit() else c
+        cells = [f"{float(c):.0f}" if c.replace(".", "").lstrip("-").isdigit() else c
                  for c in cells]
-        print("| %s | %s |" % (kind, " | ".join(cells)))
+        print(f"| {kind} | {' | '.join(cells)} |")
     stacks = [int(s) for s in a.stacks.split(",")]
     cases = [("dump", "reduce", 400), ("dump", "list", 400), ("dump", "reduce", 900),
              ("dump", "list", 100000), ("load", "list", 100000)]
     print("\nOutcome in a thread with the given stack (KiB; default = the platform's)")
-    print("| case | " + " | ".join("%s %s" % (m, "default" if s == 0 else s)
+    print("| case | " + " | ".join(f"{m} {'default' if s == 0 else s}"
                                    for s in stacks for m in ("pickler", "_pickle")) + " |")
     print("|---|" + "---|" * (2 * len(stacks)))
     for op, kind, depth in cases:
         cells = [child("outcome", m, op, kind, depth, s)
                  for s in stacks for m in ("pickler", "_pickle")]
-        print("| %s %s x%d | %s |" % (op, kind, depth, " | ".join(cells)))
+        print(f"| {op} {kind} x{depth} | {' | '.join(cells)} |")
     return 0
 
 

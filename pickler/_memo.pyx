@@ -129,7 +129,7 @@ cdef class MemoTable:
         cdef Py_ssize_t i = 0
         cdef Py_ssize_t value
         cdef object obj
-        cdef MemoTable keep = self
+        cdef MemoTable _keep = self      # held while user code may run
         while i <= self.mask:
             if self.table[i].key != NULL:
                 obj = <object>self.table[i].key

@@ -2603,13 +2603,17 @@ cdef class PicklerMemoProxy:
         cdef MemoEntry *entry = self._find(key)
         if entry == NULL:
             raise KeyError(key)
-        return (entry.value, <object>entry.key)
+        # Both read before anything is allocated (a collection could run
+        # user code that changes the memo).
+        obj = <object>entry.key
+        return (entry.value, obj)
 
     def get(self, key, default=None):
         cdef MemoEntry *entry = self._find(key)
         if entry == NULL:
             return default
-        return (entry.value, <object>entry.key)
+        obj = <object>entry.key
+        return (entry.value, obj)
 
     def __contains__(self, key):
         return self._find(key) != NULL
