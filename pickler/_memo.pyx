@@ -95,19 +95,26 @@ cdef class MemoTable:
         # `used` counts the keys left, so that keys user code memoizes
         # meanwhile are counted; they are dropped by another pass (at most
         # 100: a __del__ that memoizes a new such object each time could
-        # go on for ever).
-        cdef Py_ssize_t i
+        # go on for ever).  The table is read afresh after each key dropped.
+        cdef MemoEntry *table
+        cdef Py_ssize_t i, n
         cdef int passes = 0
         cdef PyObject *key
         while self.used > 0 and passes < 100:
             passes += 1
+            table = self.table
+            n = self.mask + 1
             i = 0
-            while self.table != NULL and i <= self.mask:
-                key = self.table[i].key
+            while i < n:
+                key = table[i].key
                 if key != NULL:
-                    self.table[i].key = NULL
+                    table[i].key = NULL
                     self.used -= 1
                     Py_XDECREF(key)
+                    table = self.table
+                    if table == NULL:
+                        return
+                    n = self.mask + 1
                 i += 1
 
     cdef MemoTable copy(self):
