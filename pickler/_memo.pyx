@@ -92,16 +92,19 @@ cdef class MemoTable:
         Py_DECREF(self)
 
     cdef void release_keys(self) noexcept:
-        # `used` counts the keys left, so that keys user code memoizes
-        # meanwhile are counted; they are dropped by another pass (at most
-        # 100: a __del__ that memoizes a new such object each time could
-        # go on for ever).  The table is read afresh after each key dropped.
+        # As in _pickle, `used` (the next memo index) is left alone while
+        # the keys are dropped, so that what user code pickles meanwhile
+        # gets indices no earlier pickle used.  Keys it memoizes meanwhile
+        # (`used` grew) are dropped by another pass (at most 100: a __del__
+        # that memoizes a new such object each time could go on for ever).
+        # The table is read afresh after each key dropped.
         cdef MemoEntry *table
-        cdef Py_ssize_t i, n
+        cdef Py_ssize_t i, n, start
         cdef int passes = 0
         cdef PyObject *key
-        while self.used > 0 and passes < 100:
+        while passes < 100:
             passes += 1
+            start = self.used
             table = self.table
             n = self.mask + 1
             i = 0
@@ -109,13 +112,20 @@ cdef class MemoTable:
                 key = table[i].key
                 if key != NULL:
                     table[i].key = NULL
-                    self.used -= 1
                     Py_XDECREF(key)
                     table = self.table
                     if table == NULL:
                         return
                     n = self.mask + 1
                 i += 1
+            if self.used == start:
+                self.used = 0
+                return
+        n = 0
+        for i in range(self.mask + 1):
+            if self.table[i].key != NULL:
+                n += 1
+        self.used = n
 
     cdef MemoTable copy(self):
         cdef MemoTable other = MemoTable.__new__(MemoTable)

@@ -171,8 +171,8 @@ cdef extern from *:
             if (pthread_getattr_np(pthread_self(), &attr) == 0) {
                 if (pthread_attr_getstack(&attr, &base, &size) == 0 && base != NULL
                         && size > 0) {
-                    /* an eighth of the stack, 16 KiB to 256 KiB */
-                    margin = size / 8;
+                    /* a sixteenth of the stack, 16 KiB to 256 KiB */
+                    margin = size / 16;
                     if (margin < 16 * 1024) margin = 16 * 1024;
                     if (margin > PICKLER_STACK_MARGIN_MAX) margin = PICKLER_STACK_MARGIN_MAX;
                     if (margin < size) {
