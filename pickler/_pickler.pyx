@@ -2432,6 +2432,9 @@ cdef object ndarray_reduce(object arr, int proto):
         return None
     if _ndarray_state == 0:
         return ndarray_reduce_first(arr, proto)
+    if _ndarray_state < 0:
+        # another thread's first array turned the shortcut off meanwhile
+        return None
     func = getattr(_frombuffer_module, _frombuffer_name)
     return (func, (buf, dtype, arr.shape, _order_c))
 

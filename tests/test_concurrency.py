@@ -21,12 +21,19 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 import pickler
+
+# numpy's reduce and pickler's caches for it run in the threads too (numpy is
+# in the `test` extra; without it the rest of the suite still runs)
+pytest.importorskip("numpy")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(pickler.__file__)))
 
 CHILD = r'''
 import io, pickle, _pickle, random, sys, threading, time
+import numpy as np
 import pickler
 
 assert pickler.__file__.startswith(ROOT), pickler.__file__
@@ -118,13 +125,18 @@ def make_data(i):
         "pid": "PERSISTENT",
         "big": bytes(70000) if i % 7 == 0 else b"x",
         "doomed": [Doomed() for _ in range(2)],
+        # numpy's reduce (and pickler's caches of it: the first array, the
+        # dtypes) from many threads at once
+        "arrays": [np.arange(i % 50, dtype=dt) for dt in ("f8", "i4", "u1", "c16")]
+        + [np.zeros((3, 4), order="F"), np.arange(6)[::2]],
     }
 
 
 def norm(obj):
-    # Doomed has no equality; compare the rest
+    # Doomed has no equality, arrays compare elementwise; the rest as is
     obj = dict(obj)
     obj.pop("doomed")
+    obj["arrays"] = [(a.dtype.str, a.shape, a.tobytes()) for a in obj["arrays"]]
     return obj
 
 
@@ -235,7 +247,8 @@ def worker(seed, deadline):
             back = U(SlowFile(blob)).load()
             assert norm(back) == norm(data), "round trip"
             # module functions: the shared spare objects
-            plain = {"k": [Key(1), State(2)], "s": {Key(3)}, "d": D(x=L([1]))}
+            plain = {"k": [Key(1), State(2)], "s": {Key(3)}, "d": D(x=L([1])),
+                     "a": np.arange(i % 7, dtype="f4")}
             b2 = pickler.dumps(plain, proto)
             back2 = pickler.loads(b2)
             assert back2["k"][1] == plain["k"][1]
