@@ -9,7 +9,9 @@ __reduce__, __setstate__, __hash__, __eq__, extend, append, __setitem__,
 __del__) lets other threads run (time.sleep(0), and events that make two
 threads meet inside a hook), and some of it also changes the shared
 objects: replaces or clears their memo, calls clear_memo(), __init__(),
-dump() or load() on them.
+dump() or load() on them, or the pure-Python surface's save(), write(),
+memoize(), save_reduce() and framer.commit_frame() of a shared Pickler that
+another thread may be dumping with.
 
 What must hold: no crash (the run is in a child process), every result of
 an unshared pickler round-trips, a shared one either works or refuses with
@@ -294,6 +296,13 @@ def setup_mischief():
         lambda: sp.memo.copy(),
         lambda: sp.__init__(SlowFile(), 2),
         lambda: sp.dump([1, 2]),
+        # the pure-Python surface, meant for overrides, called from anywhere
+        lambda: sp.save([1, (2,)]),
+        lambda: sp.write(b"N"),
+        lambda: sp.memoize([3]),
+        lambda: sp.save_reduce(list, ()),
+        lambda: sp.framer.commit_frame(True),
+        lambda: sp.framer.current_frame and sp.framer.current_frame.tell(),
         lambda: su.memo.clear(),
         lambda: setattr(su, "memo", {0: "x", 1: [1]}),
         lambda: su.memo.copy(),
