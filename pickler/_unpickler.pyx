@@ -2176,8 +2176,8 @@ def loads(data, /, *, fix_imports=True, encoding="ASCII", errors="strict",
         u._ready = True
         return _load(u)
     finally:
-        _recycle(u)
-        _spare_unpickler = u
+        if _recycle(u) == 0:
+            _spare_unpickler = u
 
 
 cdef Unpickler _spare_unpickler = None   # reused by loads() when not in use
@@ -2185,11 +2185,16 @@ cdef Unpickler _spare_unpickler = None   # reused by loads() when not in use
 
 cdef int _recycle(Unpickler u) except -1:
     """Return a loads() Unpickler to the state __cinit__ left it in, keeping
-    its arrays unless a large load grew them."""
+    its arrays unless a large load grew them.  Returns 1, leaving it alone,
+    when user code run by the clearing (a __del__) started a load() with it
+    meanwhile (in another thread, having found it with gc.get_objects()):
+    that load owns it now."""
     cdef PyObject **p
     _release_input(u)
     _memo_clear(u)
     _clear_intern_cache(u)
+    if u._depth > 0:
+        return 1
     u._buffers = None
     u._pers_func = None
     u._proto = 0

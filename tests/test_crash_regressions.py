@@ -501,3 +501,49 @@ def test_unpickler_mutated_by_hooks_during_load(tmp_path):
         print(results.count("done"), len(results))
     """, tmp_path)
     assert out[0] == "16"
+
+
+def test_loads_spare_unpickler_taken_by_another_thread(tmp_path):
+    # A __del__ run while loads() releases its memo finds the Unpickler
+    # loads() reuses (gc.get_objects()) and starts a load with it in another
+    # thread, which is paused in its file's read() when loads() goes on
+    # resetting the object: loads() leaves it to that load.
+    out = run_child("""
+        started, resume = threading.Event(), threading.Event()
+        results = []
+        class PausingFile(io.BytesIO):
+            def read(self, n=-1):
+                started.set()
+                resume.wait(10)
+                return io.BytesIO.read(self, n)
+        def other(u):
+            u.__init__(PausingFile(pickle.dumps([1, "two", (3,)] * 50, 2)))
+            results.append(u.load())
+        class Trigger:
+            def __reduce__(self):
+                return (Trigger, ())
+            def __del__(self):
+                if results or started.is_set():
+                    return
+                spare = [o for o in gc.get_objects()
+                         if type(o) is pickler.Unpickler and o is not keep]
+                if spare:
+                    t = threading.Thread(target=other, args=(spare[0],))
+                    t.start()
+                    started.wait(10)
+                    threads.append(t)
+        keep, threads = None, []
+        # a Trigger only the memo holds (BINPUT, then POP), then the value 5:
+        # it dies when loads() clears its memo
+        blob = b"\\x80\\x02" + pickle.dumps(Trigger(), 2)[2:-1] + b"0K\\x05."
+        back = pickler.loads(blob)
+        assert back == 5 and started.is_set()
+        # loads() again while that load is paused: it must not get the same object
+        assert pickler.loads(pickle.dumps([7, (8,)], 2)) == [7, (8,)]
+        resume.set()
+        for t in threads:
+            t.join()
+        print(len(threads), results == [[1, "two", (3,)] * 50])
+        print(pickler.loads(pickle.dumps({"k": [1, 2]}, 2)) == {"k": [1, 2]})
+    """, tmp_path)
+    assert out == ["1", "True", "True"]
