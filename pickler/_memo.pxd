@@ -24,6 +24,7 @@ cdef class MemoTable:
     cdef int set(self, PyObject *key, Py_ssize_t value) except -1
     cdef int resize(self, Py_ssize_t min_used) except -1
     cdef void clear(self) noexcept
+    cdef void release_keys(self) noexcept
     cdef MemoTable copy(self)
     cdef dict as_dict(self)
 

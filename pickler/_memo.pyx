@@ -9,7 +9,7 @@ The probing scheme does not influence the pickle: memo indices are assigned
 in insertion order.
 """
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
-from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
 from cpython.object cimport PyObject
 
 cdef enum:
@@ -38,7 +38,7 @@ cdef class MemoTable:
         self.used = 0
 
     def __dealloc__(self):
-        self.clear()
+        self.release_keys()
         PyMem_Free(self.table_mem)
         self.table = NULL
         self.table_mem = NULL
@@ -80,17 +80,52 @@ cdef class MemoTable:
         return memo_set(self, key, value)
 
     cdef void clear(self) noexcept:
-        """Drop every entry (and the references they hold); keep the table size."""
-        cdef Py_ssize_t i
+        """Drop every entry (and the references they hold); keep the table size.
+
+        Dropping a key can run user code (a __del__, or a finalizer the
+        garbage collector runs then) that replaces or clears this memo, or
+        memoizes, or grows the table: a reference to the table is held
+        meanwhile, and release_keys() reads the table afresh after each
+        key."""
+        Py_INCREF(self)
+        self.release_keys()
+        Py_DECREF(self)
+
+    cdef void release_keys(self) noexcept:
+        # As in _pickle, `used` (the next memo index) is left alone while
+        # the keys are dropped, so that what user code pickles meanwhile
+        # gets indices no earlier pickle used.  Keys it memoizes meanwhile
+        # (`used` grew) are dropped by another pass (at most 100: a __del__
+        # that memoizes a new such object each time could go on for ever).
+        # The table is read afresh after each key dropped.
+        cdef MemoEntry *table
+        cdef Py_ssize_t i, n, start
+        cdef int passes = 0
         cdef PyObject *key
-        if self.table == NULL:
-            return
+        while passes < 100:
+            passes += 1
+            start = self.used
+            table = self.table
+            n = self.mask + 1
+            i = 0
+            while i < n:
+                key = table[i].key
+                if key != NULL:
+                    table[i].key = NULL
+                    Py_XDECREF(key)
+                    table = self.table
+                    if table == NULL:
+                        return
+                    n = self.mask + 1
+                i += 1
+            if self.used == start:
+                self.used = 0
+                return
+        n = 0
         for i in range(self.mask + 1):
-            key = self.table[i].key
-            if key != NULL:
-                self.table[i].key = NULL
-                Py_XDECREF(key)
-        self.used = 0
+            if self.table[i].key != NULL:
+                n += 1
+        self.used = n
 
     cdef MemoTable copy(self):
         cdef MemoTable other = MemoTable.__new__(MemoTable)
@@ -102,12 +137,20 @@ cdef class MemoTable:
         return other
 
     cdef dict as_dict(self):
-        """The memo as the pure-Python pickler shows it: {id(obj): (index, obj)}."""
+        """The memo as the pure-Python pickler shows it: {id(obj): (index, obj)}.
+
+        Building the items allocates, and so may run the garbage collector
+        and user code that changes this memo: each key is referenced before
+        anything is allocated, and the table is read afresh each time."""
         cdef dict result = {}
-        cdef Py_ssize_t i
+        cdef Py_ssize_t i = 0
+        cdef Py_ssize_t value
         cdef object obj
-        for i in range(self.mask + 1):
+        cdef MemoTable _keep = self      # held while user code may run
+        while i <= self.mask:
             if self.table[i].key != NULL:
                 obj = <object>self.table[i].key
-                result[id(obj)] = (self.table[i].value, obj)
+                value = self.table[i].value
+                result[id(obj)] = (value, obj)
+            i += 1
         return result

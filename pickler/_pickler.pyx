@@ -107,6 +107,18 @@ cdef extern from *:
 
 cdef extern from *:
     """
+    #if PY_VERSION_HEX >= 0x030D0000
+    /* Exported by every supported version, declared by Python.h up to 3.12. */
+    PyAPI_FUNC(int) _PySet_NextEntry(PyObject *, Py_ssize_t *, PyObject **, Py_hash_t *);
+    #endif
+    """
+    # 1 and a borrowed entry, or 0 at the end (obj must be a set or frozenset).
+    bint set_next_entry "_PySet_NextEntry" (object, Py_ssize_t *, PyObject **,
+                                            Py_hash_t *) noexcept
+    bint PyAnySet_Check(object)
+
+cdef extern from *:
+    """
     static inline Py_ssize_t pickler_type_weaklistoffset(PyTypeObject *t) {
         return t->tp_weaklistoffset;
     }
@@ -141,20 +153,31 @@ cdef extern from *:
     """
     #if defined(__linux__) && defined(__GNUC__)
     #include <pthread.h>
-    /* Lowest usable address of this thread's stack plus a safety margin
-       (NULL: unknown, no check), found once per thread. */
+    /* The stack guard: the lowest usable address of the running thread's
+       stack (measured, whatever its size: 128 KiB threads on musl, small
+       threading.stack_size() stacks) plus a margin for what runs between
+       two checks (one nesting level of our frames and the user code it
+       calls, at most a few KiB) and for raising the error.  Found once per
+       thread; NULL when unknown (no check). */
+    #define PICKLER_STACK_MARGIN_MAX ((size_t)256 * 1024)
     static __thread char *pickler_thread_stack_floor = NULL;
     static __thread int pickler_thread_stack_known = 0;
     static char *pickler_stack_floor(void) {
         if (!pickler_thread_stack_known) {
             pthread_attr_t attr;
             void *base = NULL;
-            size_t size = 0;
+            size_t size = 0, margin;
             pickler_thread_stack_known = 1;
             if (pthread_getattr_np(pthread_self(), &attr) == 0) {
                 if (pthread_attr_getstack(&attr, &base, &size) == 0 && base != NULL
-                        && size > (size_t)(512 * 1024)) {
-                    pickler_thread_stack_floor = (char *)base + 256 * 1024;
+                        && size > 0) {
+                    /* a sixteenth of the stack, 16 KiB to 256 KiB */
+                    margin = size / 16;
+                    if (margin < 16 * 1024) margin = 16 * 1024;
+                    if (margin > PICKLER_STACK_MARGIN_MAX) margin = PICKLER_STACK_MARGIN_MAX;
+                    if (margin < size) {
+                        pickler_thread_stack_floor = (char *)base + margin;
+                    }
                 }
                 pthread_attr_destroy(&attr);
             }
@@ -162,11 +185,16 @@ cdef extern from *:
         return pickler_thread_stack_floor;
     }
     #else
+    #define PICKLER_STACK_MARGIN_MAX ((size_t)256 * 1024)
     static char *pickler_stack_floor(void) { return NULL; }
     #endif
+    /* True when the stack pointer is below the floor, within the margin
+       (unsigned arithmetic: one subtraction and one comparison; a NULL
+       floor, or code running on another stack below this thread's, such
+       as a coroutine library's, is never "below the floor"). */
     static inline int pickler_below_stack_floor(char *floor) {
         char here;
-        return floor != NULL && &here < floor;
+        return (size_t)((uintptr_t)floor - (uintptr_t)&here - 1) < PICKLER_STACK_MARGIN_MAX;
     }
     """
     char *current_stack_floor "pickler_stack_floor" () noexcept nogil
@@ -232,13 +260,22 @@ cdef enum:
 # ---------------------------------------------------------------------------
 # Small helpers.
 
+cdef int _save_nonatomic(Pickler self, object obj, type t) except -1:
+    return self.save_nonatomic(obj, t)
+
+# Called through a pointer that does not check the result, so that the
+# caller can leave the recursion guard before it passes the error on (-1
+# with the exception set).
+ctypedef int (*save_nonatomic_t)(Pickler, object, type) noexcept
+cdef save_nonatomic_t save_nonatomic_nx = <save_nonatomic_t>_save_nonatomic
+
+
 cdef inline int enter_recursive_call(char *stack_floor) except -1:
     if Py_EnterRecursiveCall(" while pickling an object"):
         return -1
     if below_stack_floor(stack_floor):
-        # Our C frames are larger than _pickle's: on versions whose C
-        # recursion limit is high (10000 on 3.13), data nested that deep
-        # could overflow the thread's stack before the limit is reached.
+        # The thread's stack is nearly used up (a small thread stack, or a
+        # high recursion limit): fail before it overflows.
         Py_LeaveRecursiveCall()
         raise RecursionError("maximum recursion depth exceeded while pickling an object")
     return 0
@@ -883,7 +920,7 @@ is None or smaller than 5.
         cdef Py_ssize_t used = memo.used
         if memo.mask + 1 <= KEEP_MEMO_SLOTS and memo.mask + 1 <= 8 * used + 64:
             if used:
-                memo.clear()
+                memo.release_keys()     # `memo` holds the table meanwhile
             return
         try:
             fresh = MemoTable.__new__(MemoTable)
@@ -971,11 +1008,12 @@ is None or smaller than 5.
             return self._save_bytes(obj)
         # Only objects that can contain others count against the recursion limit.
         enter_recursive_call(self.stack_floor)
-        try:
-            self.save_nonatomic(obj, <type>t)
-        finally:
-            Py_LeaveRecursiveCall()
-        return 0
+        # Not try/finally: its saved exception state would make this frame,
+        # which every nesting level has once or twice, larger (measured by
+        # benchmarks/stack_depth.py: 16 to 32 bytes per level).
+        idx = save_nonatomic_nx(self, obj, <type>t)
+        Py_LeaveRecursiveCall()
+        return <int>idx
 
     @cython.final
     cdef int save_with_hooks(self, object obj, int flags) except -1:
@@ -1639,6 +1677,9 @@ is None or smaller than 5.
         cdef Py_ssize_t size
         cdef int i
         cdef bint exhausted = False
+        cdef Py_ssize_t pos = 0
+        cdef PyObject *entry
+        cdef Py_hash_t entry_hash
         if self.proto < 4:
             return self._save_reduce((set, (list(obj),)), obj)
         buf_write_byte(framer, EMPTY_SET)
@@ -1646,6 +1687,25 @@ is None or smaller than 5.
         size = len(obj)
         if size == 0:
             return 0
+        if PyAnySet_Check(obj):
+            # As _pickle: a position in the set's table, not an iterator, so
+            # a set that grows and shrinks back while an item is pickled
+            # gives _pickle's bytes, and a size change its error.
+            while True:
+                i = 0
+                buf_write_byte(framer, MARK)
+                while set_next_entry(obj, &pos, &entry, &entry_hash):
+                    item = <object>entry
+                    self._save(item, 0)
+                    item = None
+                    i += 1
+                    if i == BATCHSIZE:
+                        break
+                buf_write_byte(framer, ADDITEMS)
+                if len(obj) != size:
+                    raise RuntimeError("set changed size during iteration")
+                if i != BATCHSIZE:
+                    return 0
         it = iter(obj)
         while True:
             i = 0
@@ -2379,6 +2439,9 @@ cdef object ndarray_reduce(object arr, int proto):
         return None
     if _ndarray_state == 0:
         return ndarray_reduce_first(arr, proto)
+    if _ndarray_state < 0:
+        # another thread's first array turned the shortcut off meanwhile
+        return None
     func = getattr(_frombuffer_module, _frombuffer_name)
     return (func, (buf, dtype, arr.shape, _order_c))
 
@@ -2561,13 +2624,17 @@ cdef class PicklerMemoProxy:
         cdef MemoEntry *entry = self._find(key)
         if entry == NULL:
             raise KeyError(key)
-        return (entry.value, <object>entry.key)
+        # Both read before anything is allocated (a collection could run
+        # user code that changes the memo).
+        obj = <object>entry.key
+        return (entry.value, obj)
 
     def get(self, key, default=None):
         cdef MemoEntry *entry = self._find(key)
         if entry == NULL:
             return default
-        return (entry.value, <object>entry.key)
+        obj = <object>entry.key
+        return (entry.value, obj)
 
     def __contains__(self, key):
         return self._find(key) != NULL

@@ -59,4 +59,5 @@ cdef class Unpickler:
     cdef object _pers_assigned   # persistent_load assigned on the instance, or None
     cdef object _pers_func       # persistent_load resolved for the running load(), or None
     cdef int _depth              # nesting depth of running load() calls on this object
+    cdef unsigned long _thread   # the thread running load() while _depth > 0
     cdef bint _ready             # __init__ (or loads/load) finished setting the input up

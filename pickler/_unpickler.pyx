@@ -942,14 +942,30 @@ cdef int _load_counted_binstring(Unpickler u, int nbytes) except -1:
     return _push_steal(u, R_Unicode_Decode(s, size, u._encoding_b, u._errors_b))
 
 
+cdef int _read_empty_payload(Unpickler u) except -1:
+    """An empty bytes or bytearray payload with the window used up, read
+    as _pickle's _Unpickler_ReadInto does: from memory input it is
+    "truncated" (_pickle's quirk), from a file it is asked of the file
+    (read(0), or readinto() of an empty buffer), and bytes a file returns
+    beyond the 0 asked for are dropped, as _pickle drops them."""
+    cdef char empty = 0
+    if u._file_read is None:
+        _raise_truncated()
+    if u._peeked:
+        _skip_consumed(u)
+    else:
+        _drop_chunk(u)
+    return _read_into(u, &empty, 0, True)
+
+
 cdef int _load_counted_binbytes(Unpickler u, int nbytes) except -1:
     cdef const char *s = _read(u, nbytes)
     cdef PyObject *b
     cdef Py_ssize_t size = _binsize(s, nbytes)
     if size < 0:
         raise OverflowError("BINBYTES exceeds system's maximum size of %d bytes" % PY_SSIZE_T_MAX)
-    if size == 0 and u._pos == u._buflen and u._file_read is None:
-        _raise_truncated()    # _pickle's quirk: an empty read at the end of memory input
+    if size == 0 and u._pos == u._buflen:
+        _read_empty_payload(u)
     if size <= u._buflen - u._pos:
         s = u._buf + u._pos
         u._pos += size
@@ -969,8 +985,8 @@ cdef int _load_bytearray8(Unpickler u) except -1:
     cdef Py_ssize_t size = _binsize(s, 8)
     if size < 0:
         raise OverflowError("BYTEARRAY8 exceeds system's maximum size of %d bytes" % PY_SSIZE_T_MAX)
-    if size == 0 and u._pos == u._buflen and u._file_read is None:
-        _raise_truncated()    # same quirk as BINBYTES
+    if size == 0 and u._pos == u._buflen:
+        _read_empty_payload(u)    # same quirks as BINBYTES
     return _push(u, _read_new(u, size, True, True))
 
 
@@ -1725,14 +1741,38 @@ cdef object _resolve_persistent_load(Unpickler u):
     return func
 
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__linux__) \
+        && (defined(__x86_64__) || defined(__aarch64__))
+    /* the thread's control block: unique among running threads, one instruction */
+    #define pickler_thread_id() ((unsigned long)__builtin_thread_pointer())
+    #elif defined(__linux__) || defined(__APPLE__)
+    #include <pthread.h>
+    #define pickler_thread_id() ((unsigned long)pthread_self())
+    #else
+    #define pickler_thread_id() PyThread_get_thread_ident()
+    #endif
+    """
+    unsigned long _thread_id "pickler_thread_id" () noexcept nogil
+
+
 cdef object _load(Unpickler u):
-    """Run one load(); a load() re-entered from user code gets its own stack."""
+    """Run one load(); a load() re-entered from user code gets its own stack.
+
+    Another thread's load() on an Unpickler that is loading is refused (a
+    hook of the first one let it run): the two would share the stack, the
+    marks and the input."""
     cdef PyObject **saved_stack = NULL
     cdef Py_ssize_t saved_len = 0, saved_cap = 0, saved_fence = 0
     cdef Py_ssize_t *saved_marks = NULL
     cdef Py_ssize_t saved_nmarks = 0, saved_mcap = 0
     cdef int saved_proto = 0
     cdef bint nested = u._depth > 0
+    cdef unsigned long thread = _thread_id()
+    if nested and u._thread != thread:
+        raise RuntimeError("Unpickler object is already used by another thread")
+    u._thread = thread
     saved_pers = u._pers_func
     if nested:
         saved_stack, saved_len, saved_cap = u._stack, u._stack_len, u._stack_cap
@@ -2136,8 +2176,8 @@ def loads(data, /, *, fix_imports=True, encoding="ASCII", errors="strict",
         u._ready = True
         return _load(u)
     finally:
-        _recycle(u)
-        _spare_unpickler = u
+        if _recycle(u) == 0:
+            _spare_unpickler = u
 
 
 cdef Unpickler _spare_unpickler = None   # reused by loads() when not in use
@@ -2145,11 +2185,16 @@ cdef Unpickler _spare_unpickler = None   # reused by loads() when not in use
 
 cdef int _recycle(Unpickler u) except -1:
     """Return a loads() Unpickler to the state __cinit__ left it in, keeping
-    its arrays unless a large load grew them."""
+    its arrays unless a large load grew them.  Returns 1, leaving it alone,
+    when user code run by the clearing (a __del__) started a load() with it
+    meanwhile (in another thread, having found it with gc.get_objects()):
+    that load owns it now."""
     cdef PyObject **p
     _release_input(u)
     _memo_clear(u)
     _clear_intern_cache(u)
+    if u._depth > 0:
+        return 1
     u._buffers = None
     u._pers_func = None
     u._proto = 0
