@@ -20,6 +20,11 @@ from pickle import (
 from ._pickler import Pickler, dump, dumps
 from ._unpickler import Unpickler, load, loads
 
+# Files of a protocol 5 pickle plus aligned out-of-band buffers, opened by
+# mapping them (docs/file-format.md).  Not in __all__: ``pickler.open`` must
+# not shadow the builtin under ``from pickler import *``.
+from ._file import save, open, FileFormatError  # noqa: A004
+
 # Opcode constants (MARK, STOP, ..., READONLY_BUFFER) and the other public
 # module attributes of ``pickle`` (format_version, compatible_formats, ...)
 # are re-exported unchanged.
