@@ -27,11 +27,11 @@ from ._unpickler import loads
 MAGIC = b"\x93PICKLER"
 VERSION = 1
 
-# Header: magic, version, flags, file_size, nbuffers, index_offset,
-# stream_offset, stream_length, stream_crc32, then meta_crc32: a CRC-32 of
-# the 60 bytes before it continued over the index (64 bytes in all).
-_HEADER = struct.Struct("<8sIIQQQQQII")
-_HEADER_BODY = struct.Struct("<8sIIQQQQQI")
+# Header: magic, version, flags, file_size, index_offset, stream_offset,
+# stream_length, nbuffers, index_crc32, stream_crc32, then header_crc32: a
+# CRC-32 of the 60 bytes before it (64 bytes in all).
+_HEADER = struct.Struct("<8sIIQQQQIIII")
+_HEADER_BODY = struct.Struct("<8sIIQQQQIII")
 # Index entry: offset, length, crc32, flags (24 bytes).
 _ENTRY = struct.Struct("<QQII")
 HEADER_SIZE = _HEADER.size
@@ -216,11 +216,10 @@ def save(obj, path, *, protocol=5, checksum=False, fsync=True):
             entries += _ENTRY.pack(offset, length, crc,
                                    ENTRY_READONLY if view.readonly else 0)
         flags = FLAG_CHECKSUMS if checksum else 0
-        body = _HEADER_BODY.pack(MAGIC, VERSION, flags, file_size, len(views),
-                                 index_offset, stream_offset, len(stream),
-                                 zlib.crc32(stream))
-        head = body + struct.pack("<I", zlib.crc32(entries, zlib.crc32(body)))
-
+        body = _HEADER_BODY.pack(MAGIC, VERSION, flags, file_size, index_offset,
+                                 stream_offset, len(stream), len(views),
+                                 zlib.crc32(entries), zlib.crc32(stream))
+        head = body + struct.pack("<I", zlib.crc32(body))
         chunks = [head, entries, stream]
         pos = stream_offset + len(stream)
         zeros = memoryview(_ZEROS)
@@ -259,11 +258,13 @@ def _check_header(path, view, size):
             hint = " (it starts like a plain pickle: use pickler.load)"
         raise _damaged(path, "not a pickler file: the magic number is %r, expected %r%s"
                        % (head, MAGIC, hint))
-    (_, version, flags, file_size, nbuffers, index_offset, stream_offset,
-     stream_length, stream_crc, meta_crc) = _HEADER.unpack_from(view)
+    (_, version, flags, file_size, index_offset, stream_offset, stream_length,
+     nbuffers, index_crc, stream_crc, header_crc) = _HEADER.unpack_from(view)
     if version != VERSION:
         raise _damaged(path, "unsupported format version %d (this pickler reads version %d)"
                        % (version, VERSION))
+    if zlib.crc32(bytes(view[:_HEADER_BODY.size])) != header_crc:
+        raise _damaged(path, "header checksum mismatch (the file is damaged)")
     if file_size != size:
         if size < file_size:
             raise _damaged(path, "truncated: the header records %d bytes, the file has %d"
@@ -272,13 +273,12 @@ def _check_header(path, view, size):
                        "(data appended after the end)" % (size, file_size))
     if flags & ~_HEADER_FLAGS:
         raise _damaged(path, "unknown header flags 0x%x" % (flags & ~_HEADER_FLAGS))
-    if (index_offset < HEADER_SIZE or nbuffers > size // ENTRY_SIZE
-            or index_offset + nbuffers * ENTRY_SIZE > size):
+    if index_offset < HEADER_SIZE or index_offset + nbuffers * ENTRY_SIZE > size:
         raise _damaged(path, "index of %d entries at offset %d lies outside the file "
                        "(%d bytes)" % (nbuffers, index_offset, size))
-    index = view[index_offset:index_offset + nbuffers * ENTRY_SIZE]
-    if zlib.crc32(index, zlib.crc32(view[:_HEADER_BODY.size])) != meta_crc:
-        raise _damaged(path, "header or index checksum mismatch (the file is damaged)")
+    index = bytes(view[index_offset:index_offset + nbuffers * ENTRY_SIZE])
+    if zlib.crc32(index) != index_crc:
+        raise _damaged(path, "index checksum mismatch (the file is damaged)")
     entries = list(_ENTRY.iter_unpack(index))
     return (flags, nbuffers, index_offset, stream_offset, stream_length, stream_crc), entries
 
@@ -370,14 +370,38 @@ def open(path, *, mmap_mode="r", allow=None, verify=False):  # noqa: A001
             memory = mmap.mmap(fd, size, access=_MODES[mmap_mode], **_MMAP_KW)
     finally:
         os.close(fd)
+    views = []
+    try:
+        return _load(path, memory, views, loader, allow, verify)
+    except BaseException:
+        # Drop this call's hold on the mapping: a traceback kept by the caller
+        # must not keep the file mapped (objects that loaded still hold it).
+        for v in views:
+            try:
+                v.release()
+            except BufferError:
+                pass
+        if isinstance(memory, mmap.mmap):
+            try:
+                memory.close()
+            except BufferError:
+                pass
+        raise
+
+
+def _load(path, memory, views, loader, allow, verify):
     view = memoryview(memory)
+    views.append(view)
+    size = len(view)
     (flags, nbuffers, index_offset, stream_offset, stream_length,
-     stream_crc), entries = _check_header(path, view, len(view))
+     stream_crc), entries = _check_header(path, view, size)
     _check_regions(path, size, index_offset, nbuffers, stream_offset, stream_length, entries)
     stream = view[stream_offset:stream_offset + stream_length]
+    views.append(stream)
     if zlib.crc32(stream) != stream_crc:
         raise _damaged(path, "pickle stream checksum mismatch (the file is damaged)")
     buffers = [view[offset:offset + length] for offset, length, _, _ in entries]
+    views.extend(buffers)
     if verify:
         if not flags & FLAG_CHECKSUMS:
             raise _damaged(path, "verify=True, but the file was saved without buffer "
