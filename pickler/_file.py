@@ -13,6 +13,7 @@ the bulk work by the kernel (``writev``, ``mmap``); what is left here is a
 constant number of steps per buffer.
 """
 import io
+import itertools
 import mmap
 import os
 import stat
@@ -119,7 +120,7 @@ def _fsync_dir(dirname):
 
 
 def _temp_name(dirname, base):
-    return os.path.join(dirname, ".%s.%s.tmp" % (base, os.urandom(6).hex()))
+    return os.path.join(dirname, f".{base}.{os.urandom(6).hex()}.tmp")
 
 
 class _Target:
@@ -134,7 +135,7 @@ class _Target:
         self.path = os.path.abspath(path)
         self.dirname, base = os.path.split(self.path)
         if not base:
-            raise IsADirectoryError("save() needs a file name, got %r" % (path,))
+            raise IsADirectoryError(f"save() needs a file name, got {path!r}")
         self.base = base
         self.temp = None
         self.fd = -1
@@ -160,7 +161,7 @@ class _Target:
             temp = _temp_name(self.dirname, self.base)
             dir_fd = os.open(self.dirname, os.O_RDONLY | _O_CLOEXEC)
             try:
-                os.link("/proc/self/fd/%d" % self.fd, os.path.basename(temp),
+                os.link(f"/proc/self/fd/{self.fd}", os.path.basename(temp),
                         dst_dir_fd=dir_fd, follow_symlinks=True)
             finally:
                 os.close(dir_fd)
@@ -201,7 +202,7 @@ def save(obj, path, *, protocol=5, checksum=False, fsync=True):
         protocol = HIGHEST_PROTOCOL
     if protocol < 5:
         raise ValueError("the file format stores out-of-band buffers, which need "
-                         "protocol 5 or higher; got protocol %d" % protocol)
+                         f"protocol 5 or higher; got protocol {protocol}")
     pickle_buffers = []
     stream = dumps(obj, protocol, buffer_callback=pickle_buffers.append)
     views = []
@@ -243,7 +244,7 @@ def save(obj, path, *, protocol=5, checksum=False, fsync=True):
 # ---------------------------------------------------------------- reading
 
 def _damaged(path, message):
-    return FileFormatError("%s: %s" % (os.fspath(path), message))
+    return FileFormatError(f"{os.fspath(path)}: {message}")
 
 
 def _check_header(path, view, size):
@@ -251,31 +252,31 @@ def _check_header(path, view, size):
     if size < HEADER_SIZE or bytes(view[:len(MAGIC)]) != MAGIC:
         head = bytes(view[:len(MAGIC)])
         if MAGIC.startswith(head) and size < HEADER_SIZE:
-            raise _damaged(path, "truncated: %d bytes, shorter than the %d-byte header"
-                           % (size, HEADER_SIZE))
+            raise _damaged(path, f"truncated: {size} bytes, shorter than the "
+                           f"{HEADER_SIZE}-byte header")
         hint = ""
         if head[:1] == b"\x80":
             hint = " (it starts like a plain pickle: use pickler.load)"
-        raise _damaged(path, "not a pickler file: the magic number is %r, expected %r%s"
-                       % (head, MAGIC, hint))
+        raise _damaged(path, f"not a pickler file: the magic number is {head!r}, "
+                       f"expected {MAGIC!r}{hint}")
     (_, version, flags, file_size, index_offset, stream_offset, stream_length,
      nbuffers, index_crc, stream_crc, header_crc) = _HEADER.unpack_from(view)
     if version != VERSION:
-        raise _damaged(path, "unsupported format version %d (this pickler reads version %d)"
-                       % (version, VERSION))
+        raise _damaged(path, f"unsupported format version {version} (this pickler "
+                       f"reads version {VERSION})")
     if zlib.crc32(bytes(view[:_HEADER_BODY.size])) != header_crc:
         raise _damaged(path, "header checksum mismatch (the file is damaged)")
     if file_size != size:
         if size < file_size:
-            raise _damaged(path, "truncated: the header records %d bytes, the file has %d"
-                           % (file_size, size))
-        raise _damaged(path, "the file has %d bytes, the header records %d "
-                       "(data appended after the end)" % (size, file_size))
+            raise _damaged(path, f"truncated: the header records {file_size} bytes, "
+                           f"the file has {size}")
+        raise _damaged(path, f"the file has {size} bytes, the header records {file_size} "
+                       "(data appended after the end)")
     if flags & ~_HEADER_FLAGS:
-        raise _damaged(path, "unknown header flags 0x%x" % (flags & ~_HEADER_FLAGS))
+        raise _damaged(path, f"unknown header flags {flags & ~_HEADER_FLAGS:#x}")
     if index_offset < HEADER_SIZE or index_offset + nbuffers * ENTRY_SIZE > size:
-        raise _damaged(path, "index of %d entries at offset %d lies outside the file "
-                       "(%d bytes)" % (nbuffers, index_offset, size))
+        raise _damaged(path, f"index of {nbuffers} entries at offset {index_offset} lies "
+                       f"outside the file ({size} bytes)")
     index = bytes(view[index_offset:index_offset + nbuffers * ENTRY_SIZE])
     if zlib.crc32(index) != index_crc:
         raise _damaged(path, "index checksum mismatch (the file is damaged)")
@@ -286,26 +287,25 @@ def _check_header(path, view, size):
 def _check_regions(path, size, index_offset, nbuffers, stream_offset, stream_length, entries):
     """Every region inside the file, buffers aligned, no two regions overlapping."""
     if stream_offset < HEADER_SIZE or stream_offset + stream_length > size:
-        raise _damaged(path, "pickle stream (offset %d, length %d) lies outside the file "
-                       "(%d bytes)" % (stream_offset, stream_length, size))
+        raise _damaged(path, f"pickle stream (offset {stream_offset}, length {stream_length}) "
+                       f"lies outside the file ({size} bytes)")
     regions = [(0, HEADER_SIZE, "the header"),
                (index_offset, index_offset + nbuffers * ENTRY_SIZE, "the index"),
                (stream_offset, stream_offset + stream_length, "the pickle stream")]
     for i, (offset, length, _, eflags) in enumerate(entries):
         if eflags & ~_ENTRY_FLAGS:
-            raise _damaged(path, "buffer %d: unknown flags 0x%x" % (i, eflags & ~_ENTRY_FLAGS))
+            raise _damaged(path, f"buffer {i}: unknown flags {eflags & ~_ENTRY_FLAGS:#x}")
         if offset % ALIGN:
-            raise _damaged(path, "buffer %d: offset %d is misaligned (not a multiple of %d)"
-                           % (i, offset, ALIGN))
+            raise _damaged(path, f"buffer {i}: offset {offset} is misaligned (not a "
+                           f"multiple of {ALIGN})")
         if offset + length > size:
-            raise _damaged(path, "buffer %d (offset %d, length %d) extends past the end of "
-                           "the file (%d bytes)" % (i, offset, length, size))
-        regions.append((offset, offset + length, "buffer %d" % i))
+            raise _damaged(path, f"buffer {i} (offset {offset}, length {length}) extends "
+                           f"past the end of the file ({size} bytes)")
+        regions.append((offset, offset + length, f"buffer {i}"))
     regions = sorted(r for r in regions if r[1] > r[0])
-    for (s0, e0, n0), (s1, e1, n1) in zip(regions, regions[1:]):
+    for (s0, e0, n0), (s1, e1, n1) in itertools.pairwise(regions):
         if s1 < e0:
-            raise _damaged(path, "%s (bytes %d-%d) overlaps %s (bytes %d-%d)"
-                           % (n1, s1, e1, n0, s0, e0))
+            raise _damaged(path, f"{n1} (bytes {s1}-{e1}) overlaps {n0} (bytes {s0}-{e0})")
 
 
 def _read_into_memory(fd, size, path):
@@ -320,7 +320,7 @@ def _read_into_memory(fd, size, path):
         while got < size:
             n = f.readinto(view[got:])
             if not n:
-                raise _damaged(path, "truncated while reading: %d of %d bytes" % (got, size))
+                raise _damaged(path, f"truncated while reading: {got} of {size} bytes")
             got += n
     return memory
 
@@ -335,7 +335,7 @@ def _safe_unpickler():
     return cls
 
 
-def open(path, *, mmap_mode="r", allow=None, verify=False):  # noqa: A001
+def open(path, *, mmap_mode="r", allow=None, verify=False):
     """Load the object saved by :func:`save` at `path`.
 
     `mmap_mode` follows ``numpy.load``: ``"r"`` maps the file read-only (the
@@ -353,7 +353,7 @@ def open(path, *, mmap_mode="r", allow=None, verify=False):  # noqa: A001
     pickler file, naming the problem.
     """
     if mmap_mode not in _MODES:
-        raise ValueError("mmap_mode must be 'r', 'c', 'r+' or None, not %r" % (mmap_mode,))
+        raise ValueError(f"mmap_mode must be 'r', 'c', 'r+' or None, not {mmap_mode!r}")
     loader = _safe_unpickler() if allow is not None else None
     fd = os.open(path, (os.O_RDWR if mmap_mode == "r+" else os.O_RDONLY)
                  | _O_BINARY | _O_CLOEXEC)
@@ -408,8 +408,8 @@ def _load(path, memory, views, loader, allow, verify):
                            "checksums (save(..., checksum=True))")
         for i, (buf, (offset, length, crc, _)) in enumerate(zip(buffers, entries)):
             if zlib.crc32(buf) != crc:
-                raise _damaged(path, "buffer %d (offset %d, length %d): checksum mismatch"
-                               % (i, offset, length))
+                raise _damaged(path, f"buffer {i} (offset {offset}, length {length}): "
+                               "checksum mismatch")
     if loader is None:
         return loads(stream, buffers=buffers)
     return loader(io.BytesIO(stream), allow=allow, buffers=buffers).load()

@@ -18,6 +18,7 @@ import sys
 import textwrap
 import tracemalloc
 import zlib
+from typing import ClassVar
 
 import pytest
 
@@ -100,6 +101,12 @@ def mapped_ranges(path):
     return out
 
 
+def maps_count(path):
+    """How many lines of /proc/self/maps name the file (mapped or not, by name)."""
+    with open("/proc/self/maps") as f:
+        return f.read().count(os.fspath(path))
+
+
 def address(arr):
     return arr.__array_interface__["data"][0]
 
@@ -138,7 +145,8 @@ def read_per_the_doc(path):
 def rewrite(path, entries=None, **fields):
     """Re-write the header fields / index entries, with a correct checksum:
     the damage the structural checks must catch, not the CRC."""
-    data = bytearray(open(path, "rb").read())
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
     names = ("magic", "version", "flags", "file_size", "index_offset", "stream_offset",
              "stream_length", "nbuffers", "index_crc", "stream_crc")
     head = dict(zip(names, struct.unpack_from("<8sIIQQQQIII", data, 0)))
@@ -155,7 +163,8 @@ def rewrite(path, entries=None, **fields):
     head["index_crc"] = zlib.crc32(found)
     body = struct.pack("<8sIIQQQQIII", *(head[n] for n in names))
     data[:64] = body + struct.pack("<I", zlib.crc32(body))
-    open(path, "wb").write(bytes(data))
+    with open(path, "wb") as f:
+        f.write(bytes(data))
     return old_entries
 
 
@@ -165,7 +174,7 @@ def sample(tmp_path):
     obj = {"small": np.arange(10, dtype=np.int32),
            "big": np.arange(40000, dtype=np.float64),
            "f": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
-           "records": [{"id": i, "name": "r%d" % i} for i in range(5)]}
+           "records": [{"id": i, "name": f"r{i}"} for i in range(5)]}
     path = tmp_path / "sample.pkl"
     pickler.save(obj, path, checksum=True)
     return obj, path
@@ -192,7 +201,7 @@ def test_every_array_kind_round_trips(tmp_path, mode):
 @pytest.mark.parametrize("mode", ["r", None])
 def test_each_kind_on_its_own(tmp_path, mode):
     for name, arr in numpy_arrays().items():
-        path = tmp_path / ("%s.pkl" % name)
+        path = tmp_path / f"{name}.pkl"
         pickler.save(arr, path)
         assert_same(arr, pickler.open(path, mmap_mode=mode))
 
@@ -344,7 +353,7 @@ def test_open_reads_no_array_data(tmp_path):
 
 @needs_proc_maps
 def test_mode_r_gives_read_only_views_of_the_file(sample):
-    obj, path = sample
+    _, path = sample
     back = pickler.open(path, mmap_mode="r")
     arr = back["big"]
     assert not arr.flags.writeable
@@ -356,14 +365,14 @@ def test_mode_r_gives_read_only_views_of_the_file(sample):
 @needs_proc_maps
 def test_mode_c_is_writable_and_leaves_the_file_unchanged(sample):
     obj, path = sample
-    before = open(path, "rb").read()
+    before = path.read_bytes()
     back = pickler.open(path, mmap_mode="c")
     arr = back["big"]
     assert arr.flags.writeable and in_mapping_of(arr, mapped_ranges(path))
     arr[:] = -1
     back["f"][0, 0] = 99
     assert (arr == -1).all()
-    assert open(path, "rb").read() == before
+    assert path.read_bytes() == before
     again = pickler.open(path, mmap_mode="r", verify=True)
     assert_same(obj["big"], again["big"])
 
@@ -441,11 +450,10 @@ def test_arrays_outlive_everything_else(tmp_path, mode):
         view[:] = 0
         assert view.sum() == 0
     # the mapping goes with the last array
-    maps_before = open("/proc/self/maps").read().count(os.fspath(path))
-    assert maps_before == 1
+    assert maps_count(path) == 1
     del view
     gc.collect()
-    assert open("/proc/self/maps").read().count(os.fspath(path)) == 0
+    assert maps_count(path) == 0
 
 
 @needs_proc_maps
@@ -456,7 +464,7 @@ def test_no_mapping_left_after_a_failed_load(tmp_path):
     with pytest.raises(pickle.UnpicklingError):
         pickler.open(path)
     gc.collect()
-    assert open("/proc/self/maps").read().count(os.fspath(path)) == 0
+    assert maps_count(path) == 0
 
 
 # ------------------------------------------------------------ atomicity
@@ -536,7 +544,7 @@ def test_write_past_the_file_size_limit(tmp_path, crash):
     before = path.read_bytes()
     proc = subprocess.run([sys.executable, "-c", CHILD.format(
         root=PICKLER_ROOT, crash=crash, path=os.fspath(path))],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True, text=True, timeout=120, check=False)
     if crash:
         assert proc.returncode == -signal.SIGXFSZ, proc
     else:
@@ -550,7 +558,7 @@ def test_save_fsyncs_the_file_and_the_directory(tmp_path, monkeypatch):
     synced = []
 
     def recording_fsync(fd):
-        synced.append(os.path.realpath("/proc/self/fd/%d" % fd)
+        synced.append(os.path.realpath(f"/proc/self/fd/{fd}")
                       if os.path.exists("/proc/self/fd") else fd)
         return real_fsync(fd)
 
@@ -716,7 +724,7 @@ def test_random_header_and_index_damage_never_escapes(sample):
 # ------------------------------------------------------------ allow=
 
 class Recorded:
-    calls = []
+    calls: ClassVar[list] = []
 
     def __reduce__(self):
         return (Recorded.calls.append, ("ran",))
