@@ -48,7 +48,10 @@ PAGE_ALIGN_MIN = 1 << 16    # buffers at least this long start on a page
 PAGE = max(4096, mmap.PAGESIZE, mmap.ALLOCATIONGRANULARITY)
 _ZEROS = bytes(PAGE)
 
-_IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 16
+try:
+    _IOV_MAX = min(max(os.sysconf("SC_IOV_MAX"), 16), 1024)
+except (AttributeError, ValueError, OSError):
+    _IOV_MAX = 16
 _MODES = {"r": mmap.ACCESS_READ, "c": mmap.ACCESS_COPY, "r+": mmap.ACCESS_WRITE, None: None}
 _O_BINARY = getattr(os, "O_BINARY", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
