@@ -759,3 +759,16 @@ def test_allow_without_the_safe_loader_refuses(sample):
     with pytest.raises(NotImplementedError):
         pickler.open(path, allow=["numpy.ndarray"])
     assert Recorded.calls == []
+
+
+# ------------------------------------------------------------ the example
+
+def test_example_runs():
+    """examples/file_format.py checks its own round trip and exits non-zero
+    on a mismatch (run here rather than in test_examples.py's list)."""
+    script = os.path.join(os.path.dirname(HERE), "examples", "file_format.py")
+    env = dict(os.environ, PYTHONPATH=PICKLER_ROOT)
+    proc = subprocess.run([sys.executable, script], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=os.path.dirname(script), check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "contents equal" in proc.stdout and len(proc.stdout.splitlines()) <= 4
