@@ -425,6 +425,10 @@ def test_bad_arguments(tmp_path, sample):
         pickler.open(tmp_path / "missing.pkl")
     with pytest.raises(pickler.FileFormatError, match="not a regular file"):
         pickler.open(tmp_path)
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(IsADirectoryError):
+        pickler.save(np.arange(3), tmp_path / "adir")     # fails at the rename
+    assert sorted(os.listdir(tmp_path)) == ["adir", "sample.pkl"]
     pickler.save(1, tmp_path / "highest.pkl", protocol=-1)
     assert pickler.open(tmp_path / "highest.pkl") == 1
 
