@@ -650,6 +650,17 @@ def test_index_and_regions_outside_the_file(sample):
         expect_damaged(path, match)
 
 
+def test_buffers_in_any_order_are_valid(tmp_path):
+    """Readers rely on the index, not on the order of the regions."""
+    path = tmp_path / "order.pkl"
+    a, b = np.arange(1000.0), -np.arange(1000.0)
+    pickler.save([a, b], path)
+    (oa, na, ca, fa), (ob, nb, cb, fb) = rewrite(path)
+    rewrite(path, entries=[(ob, nb, cb, fb), (oa, na, ca, fa)])
+    back = pickler.open(path)
+    assert np.array_equal(back[0], b) and np.array_equal(back[1], a)
+
+
 def test_checksums_catch_damage(sample):
     obj, path = sample
     whole = path.read_bytes()
