@@ -47,7 +47,6 @@ ALIGN = 64                  # every buffer starts on a multiple of this
 PAGE_ALIGN_MIN = 1 << 16    # buffers at least this long start on a page
 PAGE = max(4096, mmap.PAGESIZE, mmap.ALLOCATIONGRANULARITY)
 _ZEROS = bytes(PAGE)
-_HUGE_MIN = 8 << 20         # mmap_mode=None: huge pages for files this large
 
 try:
     _IOV_MAX = min(max(os.sysconf("SC_IOV_MAX"), 16), 1024)
@@ -333,14 +332,11 @@ def _check_regions(path, size, index_offset, nbuffers, stream_offset, stream_len
 def _read_into_memory(fd, size, path):
     """The whole file in fresh private memory (anonymous pages, not the file's)."""
     if hasattr(mmap, "MAP_PRIVATE"):
+        # (Huge pages, madvise(MADV_HUGEPAGE), were measured and not kept: on
+        # the development VM a 512 MiB read took 0.11-0.19 s or 1.9-2.7 s
+        # depending on whether the kernel had huge pages at hand, median
+        # worse than 4 KiB pages at 0.55-1.5 s; docs/file-format.md.)
         memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
-        if size >= _HUGE_MIN and hasattr(mmap, "MADV_HUGEPAGE"):
-            # 512 times fewer page faults while the file is read in: 3-5x
-            # faster reads of large files on the development machine
-            try:
-                memory.madvise(mmap.MADV_HUGEPAGE)
-            except OSError:
-                pass
     else:
         memory = bytearray(size)
     view = memoryview(memory)
