@@ -23,7 +23,7 @@ from ._unpickler import Unpickler, load, loads
 # Files of a protocol 5 pickle plus aligned out-of-band buffers, opened by
 # mapping them (docs/file-format.md).  Not in __all__: ``pickler.open`` must
 # not shadow the builtin under ``from pickler import *``.
-from ._file import save, open, FileFormatError  # noqa: A004
+from ._file import FileFormatError, open, save
 
 # Opcode constants (MARK, STOP, ..., READONLY_BUFFER) and the other public
 # module attributes of ``pickle`` (format_version, compatible_formats, ...)
