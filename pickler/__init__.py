@@ -22,6 +22,11 @@ from ._unpickler import Unpickler, load, loads
 # Deterministic pickles and content hashes (docs/hashing.md); not in __all__.
 from ._deterministic import DeterministicPickler, deterministic_dumps, hash
 
+# Files of a protocol 5 pickle plus aligned out-of-band buffers, opened by
+# mapping them (docs/file-format.md).  Not in __all__: ``pickler.open`` must
+# not shadow the builtin under ``from pickler import *``.
+from ._file import FileFormatError, open, save
+
 # Opcode constants (MARK, STOP, ..., READONLY_BUFFER) and the other public
 # module attributes of ``pickle`` (format_version, compatible_formats, ...)
 # are re-exported unchanged.

@@ -1,6 +1,7 @@
 # Type stubs for pickler: the same public API as the standard library's pickle.
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+import os
+from typing import Any, Literal, Protocol
 
 from pickle import (
     PickleBuffer as PickleBuffer,
@@ -40,6 +41,14 @@ def load(file: _ReadableFileobj, *, fix_imports: bool = True, encoding: str = "A
          errors: str = "strict", buffers: Iterable[Any] | None = ()) -> Any: ...
 def loads(data: Any, /, *, fix_imports: bool = True, encoding: str = "ASCII",
           errors: str = "strict", buffers: Iterable[Any] | None = ()) -> Any: ...
+
+# Files of a pickle stream plus aligned out-of-band buffers (docs/file-format.md).
+class FileFormatError(UnpicklingError, ValueError): ...
+
+def save(obj: Any, path: str | os.PathLike[str], *, protocol: int | None = 5,
+         checksum: bool = False, fsync: bool = True) -> None: ...
+def open(path: str | os.PathLike[str], *, mmap_mode: Literal["r", "c", "r+"] | None = "r",
+         allow: Any = None, verify: bool = False) -> Any: ...
 
 class PicklerMemoProxy:
     def clear(self) -> None: ...
