@@ -54,8 +54,16 @@ from multiprocessing import util as _mputil
 from ._pickler import Pickler as _Pickler
 from ._unpickler import loads as _loads
 
-__all__ = ["get_context", "empty", "zeros", "Reducer", "DEFAULT_THRESHOLD",
-           "DEFAULT_DIRECTORY", "DEFAULT_PREFIX", "release_segments"]
+__all__ = [
+    "DEFAULT_DIRECTORY",
+    "DEFAULT_PREFIX",
+    "DEFAULT_THRESHOLD",
+    "Reducer",
+    "empty",
+    "get_context",
+    "release_segments",
+    "zeros",
+]
 
 # Buffers of at least this many bytes go through shared memory (measured:
 # benchmarks/bench_processes.py --threshold; docs/processes.md).
@@ -79,7 +87,7 @@ _lock = threading.Lock()
 class _Channel:
     """Options of one pool, queue, pipe or process, and its segment names."""
 
-    __slots__ = ("threshold", "directory", "prefix", "token", "tracked")
+    __slots__ = ("directory", "prefix", "threshold", "token", "tracked")
 
     def __init__(self, threshold, directory, prefix, token=None):
         self.threshold = threshold
@@ -94,10 +102,10 @@ class _Channel:
         return (_Channel, (self.threshold, self.directory, self.prefix, self.token))
 
     def pattern(self):
-        return "%s%s-" % (self.prefix, self.token)
+        return f"{self.prefix}{self.token}-"
 
     def new_path(self):
-        name = "%s%s-%d-%d" % (self.prefix, self.token, os.getpid(), next(_counter))
+        name = f"{self.prefix}{self.token}-{os.getpid()}-{next(_counter)}"
         return os.path.join(self.directory, name)
 
     def sweep(self):
@@ -194,15 +202,26 @@ def release_segments(prefix=DEFAULT_PREFIX, directory=DEFAULT_DIRECTORY):
 # --------------------------------------------------------------------------
 # Arrays allocated in shared memory: sent by reference.
 
-_shared = {}          # start address -> (end, fd, size, directory)
+_shared = {}    # start address -> (end, path, size, directory, tracked, owner pid)
+_shared_exit_pid = None
 
 
 def _forget_shared(start, fd):
-    _shared.pop(start, None)
+    entry = _shared.pop(start, None)
     try:
         os.close(fd)
     except OSError:
         pass
+    if entry is not None and entry[5] == os.getpid():
+        _release(entry[1], entry[4])
+
+
+def _release_all_shared():
+    # At exit (also in children, which leave with os._exit after running
+    # multiprocessing's finalizers): names of arrays still alive go.
+    for entry in list(_shared.values()):
+        if entry[5] == os.getpid():
+            _release(entry[1], entry[4])
 
 
 def _buffer_address(view):
@@ -210,18 +229,22 @@ def _buffer_address(view):
     return numpy.frombuffer(view, numpy.uint8).__array_interface__["data"][0]
 
 
-def empty(shape, dtype=float, order="C", *, directory=DEFAULT_DIRECTORY):
-    """A numpy array whose memory is a shared-memory file with no name.
+def empty(shape, dtype=float, order="C", *, directory=DEFAULT_DIRECTORY,
+          prefix=DEFAULT_PREFIX):
+    """A numpy array whose memory is a file in shared memory.
 
     Sending it (or any contiguous view of it) through a pickler context with
-    the same directory costs no copy: the message carries a new name for the
-    same file, which the receiver maps copy-on-write.  The receiver's writes
-    stay private; the sender's writes after the send are seen by a receiver
-    in every page that receiver has not written itself, so hand the array
-    over (or send a copy) if the receiver must see a snapshot.  Space is
-    reserved up front (an ENOSPC ``OSError`` here, never a SIGBUS later);
-    the memory is freed when the last array of every process is gone.
+    the same directory costs no copy: the message carries a new name (a hard
+    link) for the same file, which the receiver maps copy-on-write.  The
+    receiver's writes stay private; the sender's writes after the send are
+    seen by a receiver in every page that receiver has not written itself,
+    so hand the array over (or send a copy) if the receiver must see a
+    snapshot.  Space is reserved up front (an ENOSPC ``OSError`` here, never
+    a SIGBUS later).  The file's own name is removed when the last array
+    viewing it is gone in this process (or when the process exits); its
+    memory is freed when no process maps it any more.
     """
+    global _shared_exit_pid
     import numpy
     dtype = numpy.dtype(dtype)
     if dtype.hasobject:
@@ -236,28 +259,36 @@ def empty(shape, dtype=float, order="C", *, directory=DEFAULT_DIRECTORY):
     for n in shape:
         nbytes *= n
     size = max(nbytes, 1)
-    fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    channel = _Channel(1, directory, prefix, token="e")
+    path = channel.new_path()
+    fd = _create(path, channel.tracked)
     try:
         try:
             os.posix_fallocate(fd, 0, size)
         except OSError as e:
-            raise OSError(e.errno, "pickler.multiprocessing.empty: cannot reserve "
-                          "%d bytes in %s: %s" % (size, directory, e.strerror),
+            raise OSError(e.errno, f"pickler.multiprocessing.empty: cannot reserve "
+                          f"{size} bytes in {directory}: {e.strerror}",
                           directory) from None
         mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED,
                        prot=mmap.PROT_READ | mmap.PROT_WRITE)
     except BaseException:
         os.close(fd)
+        _release(path, channel.tracked)
         raise
+    if _shared_exit_pid != os.getpid():
+        _shared_exit_pid = os.getpid()
+        _mputil.Finalize(None, _release_all_shared, exitpriority=-60)
     start = _buffer_address(memoryview(mm))
-    _shared[start] = (start + size, fd, size, os.path.realpath(directory))
+    _shared[start] = (start + size, path, size, os.path.realpath(directory),
+                      channel.tracked, os.getpid())
     weakref.finalize(mm, _forget_shared, start, fd)
     return numpy.ndarray(shape, dtype, buffer=mm, order=order)
 
 
-def zeros(shape, dtype=float, order="C", *, directory=DEFAULT_DIRECTORY):
+def zeros(shape, dtype=float, order="C", *, directory=DEFAULT_DIRECTORY,
+          prefix=DEFAULT_PREFIX):
     """Like ``empty()``; the memory is zero (reserved space reads as zeros)."""
-    return empty(shape, dtype, order, directory=directory)
+    return empty(shape, dtype, order, directory=directory, prefix=prefix)
 
 
 def _locate_shared(view, realdir):
@@ -265,9 +296,9 @@ def _locate_shared(view, realdir):
         return None
     start = _buffer_address(view)
     end = start + view.nbytes
-    for base, (limit, fd, size, directory) in list(_shared.items()):
+    for base, (limit, path, size, directory, _t, _pid) in list(_shared.items()):
         if base <= start and end <= limit and directory == realdir:
-            return fd, size, start - base
+            return path, size, start - base
     return None
 
 
@@ -291,7 +322,7 @@ class _Packed:
     rebuilds the object.
     """
 
-    __slots__ = ("meta", "descs")
+    __slots__ = ("descs", "meta")
 
     def __init__(self, meta, descs):
         self.meta = meta
@@ -378,21 +409,19 @@ def _store(views, channel):
     segments = []          # (path, map length, tracked)
     specs = []             # (segment index, offset, nbytes, readonly)
     copies = []            # (view, offset) into the copy segment (index 0)
-    links = {}             # fd of an empty() array -> segment index
+    links = {}             # file of an empty() array -> segment index
     size = 0
-    pending = []           # spec indices pointing at the copy segment
     for view in views:
         located = _locate_shared(view, realdir)
         if located is not None:
-            fd, file_size, offset = located
-            index = links.get(fd)
+            source, file_size, offset = located
+            index = links.get(source)
             if index is None:
-                index = links[fd] = len(segments) + 1   # shifted below
-                segments.append((fd, file_size))
+                index = links[source] = len(segments) + 1   # shifted below
+                segments.append((source, file_size))
             specs.append([index, offset, view.nbytes, view.readonly])
         else:
             size = (size + _ALIGN - 1) & ~(_ALIGN - 1)
-            pending.append(len(specs))
             specs.append([0, size, view.nbytes, view.readonly])
             copies.append((view, size))
             size += view.nbytes
@@ -408,29 +437,25 @@ def _store(views, channel):
             except OSError as e:
                 if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.ENOMEM):
                     raise OSError(
-                        e.errno, "pickler.multiprocessing: no room for a %d-byte "
-                        "shared-memory segment in %s (%s); nothing was sent"
-                        % (size, channel.directory, e.strerror), path) from None
+                        e.errno, f"pickler.multiprocessing: no room for a {size}-byte "
+                        f"shared-memory segment in {channel.directory} ({e.strerror}); "
+                        "nothing was sent", path) from None
                 raise
             finally:
                 os.close(fd)
-        if segments:
-            procfd = os.open("/proc/self/fd", os.O_RDONLY | os.O_CLOEXEC)
+        for source, file_size in segments:
+            # A new name for the same file: the receiver unlinks it, the
+            # array's own name stays until the array is gone.
+            path = channel.new_path()
+            if channel.tracked:
+                _tracker.register("/" + os.path.basename(path), "shared_memory")
             try:
-                for fd, file_size in segments:
-                    path = channel.new_path()
-                    if channel.tracked:
-                        _tracker.register("/" + os.path.basename(path), "shared_memory")
-                    try:
-                        os.link(str(fd), path, src_dir_fd=procfd, follow_symlinks=True)
-                    except BaseException:
-                        if channel.tracked:
-                            _tracker.unregister("/" + os.path.basename(path),
-                                                "shared_memory")
-                        raise
-                    made.append((path, file_size, channel.tracked))
-            finally:
-                os.close(procfd)
+                os.link(source, path)
+            except BaseException:
+                if channel.tracked:
+                    _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+                raise
+            made.append((path, file_size, channel.tracked))
     except BaseException:
         for path, _length, tracked in made:
             _release(path, tracked)
@@ -712,7 +737,7 @@ class _ContextMixin:
         if threshold < 1:
             raise ValueError("threshold must be at least 1 byte")
         if not os.path.isdir(directory):
-            raise ValueError("segment directory %r does not exist" % (directory,))
+            raise ValueError(f"segment directory {directory!r} does not exist")
         if not prefix or len(prefix) > 64 or not set(prefix) <= _PREFIX_CHARS:
             raise ValueError("prefix must be 1-64 characters of [A-Za-z0-9._-]")
         self._pk_options = (threshold, directory, prefix)
@@ -779,8 +804,9 @@ class _ContextMixin:
             "(the stdlib's reducer is global to all contexts)")
 
     def __repr__(self):
-        return "<pickler.multiprocessing %s context, threshold=%d, directory=%r>" % (
-            self._name, self._pk_options[0], self._pk_options[1])
+        threshold, directory, _ = self._pk_options
+        return (f"<pickler.multiprocessing {self._name} context, "
+                f"threshold={threshold}, directory={directory!r}>")
 
 
 class ForkContext(_ContextMixin, _mpctx.ForkContext):
@@ -824,7 +850,7 @@ def get_context(method=None, *, threshold=None, directory=None, prefix=None):
     try:
         cls = _CONTEXTS[method]
     except KeyError:
-        raise ValueError("cannot find context for %r" % (method,)) from None
+        raise ValueError(f"cannot find context for {method!r}") from None
     ctx = cls(threshold, directory, prefix)
     ctx._check_available()
     return ctx
@@ -858,7 +884,7 @@ class _PicklerSafeQueue(_cfprocess._SafeQueue):
             return super().put(obj, block, timeout)
         try:
             packed = _pack(obj, channel)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 -- handed to the future, as stdlib does
             # The standard queue pickles in its feeder thread and reports a
             # failure on the task's future; so do we.
             self._on_queue_feeder_error(e, obj)

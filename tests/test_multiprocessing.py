@@ -22,19 +22,15 @@ What is checked, against the real stdlib pools and queues:
 Sizes are small (threshold 4 KiB, arrays of 64 KiB) and pools are shared per
 start method (module fixtures) to keep the file fast on 2 cores.
 """
+import multiprocessing as mp
 import os
 import pickle
 import secrets
-import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-
-import multiprocessing as mp
 
 import pytest
 
@@ -46,7 +42,7 @@ THRESHOLD = 4096
 N = 8192                       # float64 elements: 64 KiB, above THRESHOLD
 METHODS = ["fork", "spawn", "forkserver"]
 # Unique per test run; spawned children re-import this module and inherit it.
-PREFIX = os.environ.setdefault("PICKLER_TEST_MP_PREFIX", "pkt%s-" % secrets.token_hex(3))
+PREFIX = os.environ.setdefault("PICKLER_TEST_MP_PREFIX", f"pkt{secrets.token_hex(3)}-")
 
 
 def leftovers(prefix=PREFIX, directory=SHM):
@@ -76,7 +72,7 @@ def answered(conn, process, timeout):
     from multiprocessing.connection import wait
     ready = wait([conn, process.sentinel], timeout)
     assert conn in ready or conn.poll(), (
-        "no answer; the child's exit code: %s" % process.exitcode)
+        f"no answer; the child's exit code: {process.exitcode}")
 
 
 # Worker functions (module level: spawn and forkserver import them).
@@ -99,7 +95,7 @@ def fill_and_sum(a, value):
 
 
 def raise_value_error(a):
-    raise ValueError("task failed with %d elements" % a.size)
+    raise ValueError(f"task failed with {a.size} elements")
 
 
 def child_roundtrip(q, sq, conn, arg, kw=None):
@@ -130,7 +126,7 @@ def env(request):
 
 
 def test_pool(env):
-    ctx, pool, _ = env
+    _ctx, pool, _ = env
     a = np.arange(N, dtype=np.float64)
     b, in_seg, writable = pool.apply_async(derived, (a,)).get(60)
     assert in_seg and writable
@@ -149,7 +145,7 @@ def test_pool(env):
 
 
 def test_executor(env):
-    ctx, _, executor = env
+    _ctx, _, executor = env
     a = np.arange(N, dtype=np.float64)
     b, in_seg, writable = executor.submit(derived, a).result(60)
     assert in_seg and writable and in_segment(b)
@@ -194,7 +190,7 @@ def test_process_queue_simplequeue_pipe(env):
 
 
 def test_receivers_independent(env):
-    ctx, pool, _ = env
+    _ctx, pool, _ = env
     a = np.zeros(N)
     # two receivers of the same array write different values at once
     r1 = pool.apply_async(fill_and_sum, (a, 1.0))
@@ -249,7 +245,8 @@ def echo_view(conn):
 
 def test_empty_sent_without_copy():
     ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=PREFIX)
-    a = pmp.empty((1024, 16), np.float64)
+    a = pmp.empty((1024, 16), np.float64, prefix=PREFIX)
+    assert len(leftovers()) == 1              # the array's own name
     assert a.flags.writeable and a.flags.c_contiguous
     a[:] = 1.0
     here, there = ctx.Pipe()
@@ -269,9 +266,22 @@ def test_empty_sent_without_copy():
     assert p.exitcode == 0
     assert first == 42.0 and last == -7.0
     assert a[-1, -1] == 43.0                   # the child's write stayed private
-    assert leftovers() == []
-    z = pmp.zeros(5000, np.int32)
+    # sent again (a second name for the same file), to ourselves this time
+    r, w = ctx.Pipe(duplex=False)
+    w.send(a[1:])
+    b = r.recv()
+    assert mapping_of(b)[1] == mapping_of(a)[1] and b[0, 0] == 1.0
+    assert len(leftovers()) == 1
+    view = a[3]
+    del a
+    assert len(leftovers()) == 1              # a view keeps it
+    del view
+    assert leftovers() == []                  # name gone with the last view
+    del b
+    z = pmp.zeros(5000, np.int32, prefix=PREFIX)
     assert not z.any() and z.dtype == np.int32
+    del z
+    assert leftovers() == []
 
 
 def test_empty_view_and_full_tmpfs(tmp_path):
@@ -280,9 +290,9 @@ def test_empty_view_and_full_tmpfs(tmp_path):
     mnt = tmp_path / "small"
     mnt.mkdir()
     proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs (needs root): %s" % proc.stderr.strip())
+        pytest.skip(f"cannot mount a small tmpfs (needs root): {proc.stderr.strip()}")
     try:
         ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=PREFIX, directory=str(mnt))
         big = np.zeros(300_000)                     # 2.4 MB > 1 MiB
@@ -295,7 +305,7 @@ def test_empty_view_and_full_tmpfs(tmp_path):
             out = pool.apply(add, (small, small))
             assert (out == 2).all() and in_segment(out, PREFIX) is False
             assert mapping_of(out)[0].startswith(str(mnt))
-        r, w = ctx.Pipe()
+        _r, w = ctx.Pipe()
         with pytest.raises(OSError, match="no room"):
             w.send(big)
         q = ctx.Queue()
@@ -311,7 +321,7 @@ def test_empty_view_and_full_tmpfs(tmp_path):
             pmp.empty(300_000, directory=str(mnt))
         assert os.listdir(mnt) == []
     finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
 
 
 class LocalClass:
@@ -327,7 +337,7 @@ def unpicklables():
 def _outcome(call):
     try:
         call()
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 -- the type is the result
         return type(e)
     return None
 
@@ -344,9 +354,9 @@ def test_unpicklable_same_exception(env, which):
     with ProcessPoolExecutor(1, mp_context=std) as std_ex:
         assert _outcome(lambda: std_ex.submit(add, bad, 1).result()) is expected
     assert _outcome(lambda: executor.submit(add, bad, 1).result()) is expected
-    r, w = std.Pipe()
+    _r, w = std.Pipe()
     assert _outcome(lambda: w.send(bad)) is expected
-    r, w = ctx.Pipe()
+    _r, w = ctx.Pipe()
     assert _outcome(lambda: w.send(bad)) is expected
     assert _outcome(lambda: ctx.SimpleQueue().put(bad)) is expected
     # the standard Queue pickles in a feeder thread; ours raises in put()
@@ -454,14 +464,14 @@ def test_faults_leave_nothing(tmp_path, method):
     messages never received: nothing in /dev/shm afterwards, and the
     resource tracker (which reports at the end of the process tree) reports
     neither leaks nor double releases."""
-    prefix = "pkf%s-" % secrets.token_hex(3)
+    prefix = f"pkf{secrets.token_hex(3)}-"
     script = tmp_path / "faults.py"
     script.write_text(FAULTS)
     import pickler
     env = dict(os.environ,
                PYTHONPATH=os.path.dirname(os.path.dirname(pickler.__file__)))
     proc = subprocess.run([sys.executable, str(script), prefix, method],
-                          capture_output=True, text=True, timeout=240, env=env)
+                          capture_output=True, text=True, timeout=240, env=env, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert proc.stdout.count("ok ") == 7 and "done" in proc.stdout, proc.stdout
     assert "resource_tracker" not in proc.stderr, proc.stderr[-3000:]
