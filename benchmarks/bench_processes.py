@@ -35,6 +35,7 @@ The machine is shared (2 cores, other jobs running): read the spreads.
     cd /tmp && PYTHONPATH=/path/to/repo python /path/to/repo/benchmarks/bench_processes.py
     ... --big          # also the 1 GiB array (needs ~8 GiB free for stdlib)
     ... --threshold    # the in-band / shared-memory crossover (default threshold)
+    ... --alloc        # the cost of fresh memory on this machine (why Ray's arena wins)
 """
 import argparse
 import gc
@@ -350,6 +351,62 @@ def threshold_scan(rounds):
         ex.shutdown()
 
 
+def alloc_scan(rounds, size=64 * MiB):
+    """Where the time goes: one copy of 64 MiB into fresh anonymous memory,
+    into reused memory, into new tmpfs pages (pwrite to a new file: what a
+    send does) and over existing tmpfs pages; and reading a fresh private
+    mapping of a tmpfs file (what a receiver does)."""
+    import mmap
+    src = np.ones(size // 8)
+    view = memoryview(src).cast("B")
+    reused = np.empty_like(src)
+    path = os.path.join(pmp.DEFAULT_DIRECTORY, f"pklr-bench-{os.getpid()}")
+
+    def fresh_anon():
+        src.copy()
+
+    def reused_anon():
+        np.copyto(reused, src)
+
+    def tmpfs_new():
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.pwrite(fd, view, 0)
+        os.close(fd)
+        os.unlink(path)
+
+    fd_keep = os.open(path + "-keep", os.O_RDWR | os.O_CREAT, 0o600)
+    os.pwrite(fd_keep, view, 0)
+
+    def tmpfs_existing():
+        os.pwrite(fd_keep, view, 0)
+
+    def map_and_read():
+        m = mmap.mmap(fd_keep, size, flags=mmap.MAP_PRIVATE,
+                      prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        a = np.frombuffer(m, np.float64)
+        a.sum()
+        del a
+        m.close()
+
+    ops = {"copy into fresh anonymous memory": fresh_anon,
+           "copy into reused memory": reused_anon,
+           "pwrite into new tmpfs pages (send)": tmpfs_new,
+           "pwrite over existing tmpfs pages": tmpfs_existing,
+           "map privately + read (receive)": map_and_read}
+    res = {k: [] for k in ops}
+    for _ in range(rounds):
+        for k in random.sample(list(ops), len(ops)):
+            t = time.perf_counter()
+            ops[k]()
+            res[k].append(time.perf_counter() - t)
+    os.close(fd_keep)
+    os.unlink(path + "-keep")
+    print("| 64 MiB | median GB/s (min-max) |\n|---|---|")
+    for k, v in res.items():
+        print(f"| {k} | {size / statistics.median(v) / 1e9:.2f} "
+              f"({size / max(v) / 1e9:.2f}-{size / min(v) / 1e9:.2f}) |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -360,11 +417,16 @@ def main():
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--no-joblib", action="store_true")
     ap.add_argument("--threshold", action="store_true")
+    ap.add_argument("--alloc", action="store_true",
+                    help="the cost of fresh memory: anonymous, tmpfs, mapping")
     ap.add_argument("--cases", default="1 MiB,64 MiB,dict 100 x 1 MiB,DataFrame")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     if args.threshold:
         threshold_scan(args.rounds * 3)
+        return
+    if args.alloc:
+        alloc_scan(args.rounds * 3)
         return
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pickler.multiprocessing "
           f"from {os.path.dirname(pmp.__file__)}, threshold {pmp.DEFAULT_THRESHOLD}")

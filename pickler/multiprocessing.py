@@ -905,10 +905,26 @@ class _PicklerSafeQueue(_cfprocess._SafeQueue):
 
 
 _installed = False
+_OriginalSafeQueue = _PicklerSafeQueue.__mro__[1]
+while _OriginalSafeQueue.__name__ == "_PicklerSafeQueue":   # module reloaded
+    _OriginalSafeQueue = _OriginalSafeQueue.__mro__[1]
+
+
+def _rebuild_safe_queue(state):
+    queue = _OriginalSafeQueue.__new__(_OriginalSafeQueue)
+    queue.__setstate__(state)
+    return queue
+
+
+def _reduce_safe_queue(queue):
+    # Executors made before the switch hold the original class, which
+    # pickle can no longer find by its name: rebuild it through this module.
+    return (_rebuild_safe_queue, (queue.__getstate__(),))
 
 
 def _install_executor_queue():
     global _installed
     if not _installed:
+        _mpred.register(_OriginalSafeQueue, _reduce_safe_queue)
         _cfprocess._SafeQueue = _PicklerSafeQueue
         _installed = True

@@ -516,3 +516,19 @@ def test_standard_context_unaffected():
         b = ex.submit(add, a, a).result()
         assert (b == 2 * a).all() and mapping_of(b)[0] == "" or "/dev/shm" not in mapping_of(b)[0]
         assert ex._call_queue._pk_channel is None
+
+
+def test_executor_made_before_the_switch():
+    """An executor built before the first pickler context (with the stdlib's
+    own _SafeQueue) still starts spawned workers afterwards."""
+    import concurrent.futures.process as cfp
+    pmp.get_context("forkserver")
+    installed = cfp._SafeQueue
+    cfp._SafeQueue = pmp._OriginalSafeQueue
+    try:
+        ex = ProcessPoolExecutor(1, mp_context=mp.get_context("forkserver"))
+    finally:
+        cfp._SafeQueue = installed
+    with ex:
+        assert type(ex._call_queue) is pmp._OriginalSafeQueue
+        assert ex.submit(add, 2, 3).result(60) == 5     # the worker starts now
