@@ -414,6 +414,7 @@ def main():
     ap.add_argument("--big-rounds", type=int, default=3)
     ap.add_argument("--rows", type=float, default=1e7, help="DataFrame rows")
     ap.add_argument("--tiny", type=int, default=10000)
+    ap.add_argument("--tiny-rounds", type=int, default=5)
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--no-joblib", action="store_true")
     ap.add_argument("--threshold", action="store_true")
@@ -438,19 +439,23 @@ def main():
     results = []
     print("\n| case | candidate | round trip: median (min-max) | GB/s | vs stdlib | peak memory / payload |")
     print("|---|---|---|---|---|---|")
-    todo = [(c, args.rounds) for c in cases] + ([("1 GiB", args.big_rounds)] if args.big else [])
+    todo = [(c, args.rounds) for c in cases] + [("tiny", 0)] + (
+        [("1 GiB", args.big_rounds)] if args.big else [])
     for case, rounds in todo:
+        if case == "tiny":
+            if not args.tiny:
+                continue
+            ttimes = bench_tiny(cands, args.tiny, args.tiny_rounds)
+            for name, ts in ttimes.items():
+                print(fmt_row(f"{args.tiny} tiny tasks", 0, name, ts, None,
+                              ttimes["stdlib"]), flush=True)
+                results.append({"case": "tiny", "candidate": name, "times": ts})
+            continue
         nbytes, times, peaks = bench_case(case, cands, rounds)
         for name, ts in times.items():
             print(fmt_row(case, nbytes, name, ts, peaks.get(name), times["stdlib"]), flush=True)
             results.append({"case": case, "candidate": name, "bytes": nbytes,
                             "times": ts, "peak_per_payload": peaks.get(name)})
-        if case == cases[-1] and args.tiny:
-            ttimes = bench_tiny(cands, args.tiny, max(3, args.rounds // 2))
-            for name, ts in ttimes.items():
-                print(fmt_row(f"{args.tiny} tiny tasks", 0, name, ts, None,
-                              ttimes["stdlib"]), flush=True)
-                results.append({"case": "tiny", "candidate": name, "times": ts})
     for c in cands:
         if c is not None and c.name != "pickler+empty":
             c.close()
