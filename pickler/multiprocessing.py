@@ -38,7 +38,9 @@ import itertools
 import mmap
 import multiprocessing as _mp
 import os
+import re
 import secrets
+import signal
 import socket
 import threading
 import weakref
@@ -122,6 +124,22 @@ class _Channel:
         return count
 
 
+class _Deferred:
+    """Defer SIGTERM and SIGINT in this thread while a name and its tracker
+    registration change together: Pool.terminate() SIGTERMs workers, and a
+    worker killed between the two would leave the tracker a name without a
+    file (a leak report) or a file it does not know."""
+
+    __slots__ = ("old",)
+    _signals = frozenset((signal.SIGTERM, signal.SIGINT))
+
+    def __enter__(self):
+        self.old = signal.pthread_sigmask(signal.SIG_BLOCK, self._signals)
+
+    def __exit__(self, *exc):
+        signal.pthread_sigmask(signal.SIG_SETMASK, self.old)
+
+
 def _release(path, tracked):
     """Unlink a segment name; whoever succeeds also tells the tracker.
 
@@ -129,12 +147,13 @@ def _release(path, tracked):
     exactly once (no double release), whoever gets there first: the receiver
     after mapping it, or the owner sweeping what was never received.
     """
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return 0
-    if tracked:
-        _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+    with _Deferred():
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return 0
+        if tracked:
+            _tracker.unregister("/" + os.path.basename(path), "shared_memory")
     return 1
 
 
@@ -391,16 +410,15 @@ def _write_all(fd, view, offset, path):
 
 
 def _create(path, tracked):
-    if tracked:
-        # Registered before it exists: a sender killed in between leaves the
-        # tracker a name to unlink, never a file the tracker does not know.
-        _tracker.register("/" + os.path.basename(path), "shared_memory")
-    try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except BaseException:
+    with _Deferred():
         if tracked:
-            _tracker.unregister("/" + os.path.basename(path), "shared_memory")
-        raise
+            _tracker.register("/" + os.path.basename(path), "shared_memory")
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except BaseException:
+            if tracked:
+                _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+            raise
 
 
 def _store(views, channel):
@@ -428,8 +446,15 @@ def _store(views, channel):
     made = []
     try:
         if copies:
-            path = channel.new_path()
-            fd = _create(path, channel.tracked)
+            for _attempt in range(8):
+                path = channel.new_path()
+                try:
+                    fd = _create(path, channel.tracked)
+                    break
+                except FileExistsError:     # a recycled pid of a dead sender
+                    continue
+            else:
+                raise FileExistsError(errno.EEXIST, "no free segment name", path)
             made.append((path, size, channel.tracked))
             try:
                 for view, offset in copies:
@@ -447,15 +472,16 @@ def _store(views, channel):
             # A new name for the same file: the receiver unlinks it, the
             # array's own name stays until the array is gone.
             path = channel.new_path()
-            if channel.tracked:
-                _tracker.register("/" + os.path.basename(path), "shared_memory")
-            try:
-                os.link(source, path)
-            except BaseException:
+            with _Deferred():
                 if channel.tracked:
-                    _tracker.unregister("/" + os.path.basename(path), "shared_memory")
-                raise
-            made.append((path, file_size, channel.tracked))
+                    _tracker.register("/" + os.path.basename(path), "shared_memory")
+                try:
+                    os.link(source, path)
+                except BaseException:
+                    if channel.tracked:
+                        _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+                    raise
+                made.append((path, file_size, channel.tracked))
     except BaseException:
         for path, _length, tracked in made:
             _release(path, tracked)
@@ -470,9 +496,19 @@ def _store(views, channel):
 # Receiving.
 
 
+_SEGMENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}[0-9a-f]{12}-[0-9]+-[0-9]+\Z")
+
+
+def _is_segment(path):
+    return isinstance(path, str) and _SEGMENT_NAME.match(os.path.basename(path)) is not None
+
+
 def _map(path, length):
+    if not _is_segment(path):
+        # _unpack unlinks what it maps: never a file that is not a segment.
+        raise ValueError(f"pickler.multiprocessing: {path!r} is not a segment name")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except FileNotFoundError:
         raise FileNotFoundError(
             errno.ENOENT, "pickler.multiprocessing: shared-memory segment of this "
@@ -498,8 +534,9 @@ def _unpack(meta, descs):
             # memory until the last view of it is gone.
             _release(path, tracked)
     except BaseException:
-        for path, _length, tracked in segments:
-            _release(path, tracked)
+        for segment in segments:
+            if _is_segment(segment[0]):
+                _release(segment[0], segment[2])
         raise
     buffers = []
     for index, offset, nbytes, readonly in specs:

@@ -532,3 +532,18 @@ def test_executor_made_before_the_switch():
     with ex:
         assert type(ex._call_queue) is pmp._OriginalSafeQueue
         assert ex.submit(add, 2, 3).result(60) == 5     # the worker starts now
+
+
+def test_unpack_refuses_what_is_not_a_segment(tmp_path):
+    """A message naming an arbitrary file neither maps nor unlinks it."""
+    victim = tmp_path / "precious"
+    victim.write_bytes(b"x" * 8192)
+    for path in (str(victim), "/dev/shm/../../" + str(victim), 42):
+        with pytest.raises(ValueError, match="not a segment"):
+            pmp._unpack(b"", (((path, 8192, False),), ((0, 0, 8, False),)))
+    assert victim.read_bytes() == b"x" * 8192
+    link = tmp_path / ("pkt" + "0" * 12 + "-1-1")
+    link.symlink_to(victim)
+    with pytest.raises(OSError):
+        pmp._unpack(b"", (((str(link), 8192, False),), ((0, 0, 8, False),)))
+    assert victim.read_bytes() == b"x" * 8192
