@@ -81,6 +81,21 @@ _counter = itertools.count()
 _lock = threading.Lock()
 
 
+def _after_fork_in_child():
+    # A fork made while another thread held one of these locks (a pool's
+    # result thread releasing a segment while the worker thread forks a new
+    # worker) would leave it locked forever in the child.  The resource
+    # tracker's lock has no at-fork handler of its own (3.10-3.13).
+    global _lock
+    _lock = threading.Lock()
+    tracker = getattr(_tracker, "_resource_tracker", None)
+    if tracker is not None and hasattr(tracker, "_lock"):
+        tracker._lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 # --------------------------------------------------------------------------
 # Channels: where a message's segments go, and the name that lets the owner
 # of a pool or queue find the ones nobody received.
