@@ -1,85 +1,67 @@
 """Send numpy arrays to another process without copying them.
 
-The arrays live in shared memory.  The sender pickles the data structure with
-protocol 5 and a buffer_callback: the pickle holds only the metadata, and the
-callback receives views (PickleBuffer) of the arrays' memory.  Only the small
-pickle and the names/offsets of the buffers cross the pipe; the receiver maps
-the same shared memory and passes the views to loads(buffers=...), which
-rebuilds the arrays on top of that memory: no byte of array data is copied.
+``pickler.multiprocessing.get_context()`` gives a multiprocessing context
+whose pipes, queues, pools and processes pickle with pickler at protocol 5:
+every large buffer travels through a shared-memory segment sent by name, and
+the receiver's arrays are views of that memory.  Arrays allocated with
+``pickler.multiprocessing.empty()`` already live in shared memory, so sending
+them copies nothing at all: the receiver maps the sender's very file,
+copy-on-write (its writes stay its own).
 """
-import multiprocessing as mp
-from multiprocessing import shared_memory
-
 import numpy as np
 
-import pickler
+import pickler.multiprocessing as pmp
 
 
-def shared_array(shape, dtype, segments):
-    """An array allocated in a new shared-memory segment."""
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    shm = shared_memory.SharedMemory(create=True, size=max(nbytes, 1))
-    segments[shm.name] = shm
-    return np.ndarray(shape, dtype=dtype, buffer=shm.buf)
-
-
-def locate(buffer, segments):
-    """(segment name, offset, length, readonly) of a PickleBuffer's memory."""
-    with buffer.raw() as view:
-        start = np.frombuffer(view, np.uint8).__array_interface__["data"][0]
-        for name, shm in segments.items():
-            base = np.frombuffer(shm.buf, np.uint8).__array_interface__["data"][0]
-            if base <= start < base + shm.size:
-                return name, start - base, view.nbytes, view.readonly
-    raise ValueError("buffer is not in shared memory")
+def mapped_file(a):
+    """The file (and its inode) whose mapping holds the array's memory."""
+    address = a.__array_interface__["data"][0]
+    with open("/proc/self/maps") as f:
+        for line in f:
+            fields = line.split(None, 5)
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            if lo <= address < hi:
+                return (fields[5].strip() if len(fields) > 5 else ""), int(fields[4])
+    return "", 0
 
 
 def receiver(conn):
-    data, locations = conn.recv()
-    opened, views = [], []
-    for name, offset, length, readonly in locations:
-        shm = shared_memory.SharedMemory(name=name)
-        opened.append(shm)
-        view = shm.buf[offset:offset + length]
-        views.append(view.toreadonly() if readonly else view)
-    result = pickler.loads(data, buffers=views)
-    # Work on the arrays in place: the sender sees the change.
-    result["signal"] *= 2
-    conn.send((float(result["signal"].sum()), result["meta"]))
-    del result, views, view
-    for shm in opened:
-        shm.close()
+    data = conn.recv()
+    signal = data["signal"]
+    inode = mapped_file(signal)[1]
+    signal *= 2                       # writable; private to this process
+    result = pmp.empty(signal.shape, signal.dtype)
+    np.add(signal, data["labels"][:, None], out=result)
+    conn.send({"result": result, "inode": inode, "meta": data["meta"]})
 
 
 def main():
-    segments = {}
-    signal = shared_array((1000, 1000), np.float64, segments)
+    ctx = pmp.get_context("spawn")
+    signal = pmp.empty((1000, 1000), np.float64)      # 8 MB in shared memory
     signal[...] = 1.0
-    labels = shared_array((1000,), np.int32, segments)
+    labels = pmp.empty((1000,), np.float64)
     labels[...] = np.arange(1000)
     payload = {"signal": signal, "labels": labels, "meta": {"run": 7}}
 
-    buffers = []
-    data = pickler.dumps(payload, protocol=5, buffer_callback=buffers.append)
-    locations = [locate(b, segments) for b in buffers]
-    print(f"pickle: {len(data)} bytes; out-of-band: "
-          f"{sum(loc[2] for loc in locations):,} bytes in {len(buffers)} buffers")
-
-    parent, child = mp.Pipe()
-    proc = mp.Process(target=receiver, args=(child,))
+    here, there = ctx.Pipe()
+    proc = ctx.Process(target=receiver, args=(there,))
     proc.start()
-    parent.send((data, locations))
-    total, meta = parent.recv()
+    here.send(payload)
+    answer = here.recv()
     proc.join()
     assert proc.exitcode == 0
-    assert meta == {"run": 7}
-    assert total == 2.0 * signal.size
-    assert (signal == 2.0).all()   # modified in place by the other process
-    print("receiver doubled the shared array in place: no copies made")
-    del signal, labels, payload, buffers
-    for shm in segments.values():
-        shm.close()
-        shm.unlink()
+    assert answer["meta"] == {"run": 7}
+    # The receiver mapped the sender's own file: nothing was copied...
+    assert answer["inode"] == mapped_file(signal)[1]
+    # ...and its write stayed its own.
+    assert (signal == 1.0).all()
+    expected = 2.0 + np.arange(1000)[:, None]
+    assert (answer["result"] == expected).all()
+    # The result came back the same way: a view of the receiver's memory.
+    assert "(deleted)" in mapped_file(answer["result"])[0]
+    print(f"sent a {signal.nbytes:,}-byte array to a spawned process and got one back: "
+          "both ways a view of the sender's shared memory, no copy")
+    print("the receiver's write (signal *= 2) stayed private: the sender's array is unchanged")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,982 @@
+"""Process pools and queues that move large buffers through shared memory.
+
+``pickler.multiprocessing.get_context(method)`` returns a multiprocessing
+context (``"fork"``, ``"spawn"`` or ``"forkserver"``) whose ``Process``,
+``Pool``, ``Queue``, ``SimpleQueue`` and ``Pipe`` -- and
+``concurrent.futures.ProcessPoolExecutor(mp_context=ctx)`` -- pickle with
+``pickler`` at protocol 5.  Every out-of-band buffer of ``threshold`` bytes or
+more (numpy arrays, pandas blocks, anything that gives a ``PickleBuffer``) is
+written once into a file in ``/dev/shm`` that is sent by name; smaller ones
+travel in-band in the pickle.  The receiver maps the file privately
+(``MAP_PRIVATE``) and unlinks its name: the arrays it gets are writable views
+of that memory, copy-on-write, independent of the sender's and of any other
+receiver's, and the memory goes back to the system when the last of them is
+gone.  ``empty()`` and ``zeros()`` allocate arrays in shared memory, which are
+then sent by reference, without any copy.
+
+This is an orchestration module (plain Python): the per-object work is done by
+the compiled ``pickler.Pickler`` and ``pickler.loads``, the per-byte work by
+the kernel (one ``pwrite`` into tmpfs per buffer, ``mmap`` on the receiving
+side); what remains is a few system calls per message.  See docs/processes.md.
+
+Why not ``ctx.reducer``: in CPython, ``BaseContext.reducer`` is a property that
+reads and writes the global ``multiprocessing.context.reduction`` (shared by
+every context), and ``multiprocessing.connection`` and ``multiprocessing.queues``
+bind ``reduction.ForkingPickler`` at import, so replacing the reducer neither
+stays per-context nor reaches the queues.  This module instead gives its
+contexts their own ``Connection``, ``SimpleQueue``, ``Queue``, ``Pool`` and
+``Process`` classes, and for ``ProcessPoolExecutor`` (whose call queue is the
+private ``concurrent.futures.process._SafeQueue``, not made by the context)
+installs a subclass of ``_SafeQueue`` that behaves exactly like the original
+unless its context is one of these.  Receivers need nothing special: what
+travels is an ordinary pickle that calls ``pickler.multiprocessing._unpack``.
+"""
+import copyreg
+import errno
+import io
+import itertools
+import mmap
+import multiprocessing as _mp
+import os
+import re
+import secrets
+import signal
+import socket
+import threading
+import weakref
+from concurrent.futures import process as _cfprocess
+from multiprocessing import connection as _mpconn
+from multiprocessing import context as _mpctx
+from multiprocessing import pool as _mppool
+from multiprocessing import queues as _mpqueues
+from multiprocessing import reduction as _mpred
+from multiprocessing import resource_tracker as _tracker
+from multiprocessing import util as _mputil
+
+from ._pickler import Pickler as _Pickler
+from ._unpickler import loads as _loads
+
+__all__ = [
+    "DEFAULT_DIRECTORY",
+    "DEFAULT_PREFIX",
+    "DEFAULT_THRESHOLD",
+    "Reducer",
+    "empty",
+    "get_context",
+    "release_segments",
+    "zeros",
+]
+
+# Buffers of at least this many bytes go through shared memory (measured:
+# benchmarks/bench_processes.py --threshold; docs/processes.md).
+DEFAULT_THRESHOLD = 256 * 1024
+DEFAULT_DIRECTORY = "/dev/shm"
+DEFAULT_PREFIX = "pklr-"
+
+_ALIGN = 64                      # offset of each buffer in a segment
+_PAGE = mmap.PAGESIZE
+_PREFIX_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+_counter = itertools.count()
+_lock = threading.Lock()
+
+
+def _after_fork_in_child():
+    # A fork made while another thread held one of these locks (a pool's
+    # result thread releasing a segment while the worker thread forks a new
+    # worker) would leave it locked forever in the child.  The resource
+    # tracker's lock has no at-fork handler of its own (3.10-3.13).
+    global _lock
+    _lock = threading.Lock()
+    tracker = getattr(_tracker, "_resource_tracker", None)
+    if tracker is not None and hasattr(tracker, "_lock"):
+        tracker._lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# --------------------------------------------------------------------------
+# Channels: where a message's segments go, and the name that lets the owner
+# of a pool or queue find the ones nobody received.
+
+
+class _Channel:
+    """Options of one pool, queue, pipe or process, and its segment names."""
+
+    __slots__ = ("directory", "prefix", "threshold", "token", "tracked")
+
+    def __init__(self, threshold, directory, prefix, token=None):
+        self.threshold = threshold
+        self.directory = directory
+        self.prefix = prefix
+        self.token = token if token is not None else secrets.token_hex(6)
+        # The resource tracker unlinks leftovers with shm_unlink(), which only
+        # knows /dev/shm: segments elsewhere are cleaned up by us alone.
+        self.tracked = os.path.realpath(directory) == os.path.realpath(DEFAULT_DIRECTORY)
+
+    def __reduce__(self):
+        return (_Channel, (self.threshold, self.directory, self.prefix, self.token))
+
+    def pattern(self):
+        return f"{self.prefix}{self.token}-"
+
+    def new_path(self):
+        name = f"{self.prefix}{self.token}-{os.getpid()}-{next(_counter)}"
+        return os.path.join(self.directory, name)
+
+    def sweep(self):
+        """Release every segment of this channel still in the directory."""
+        pattern = self.pattern()
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return 0
+        count = 0
+        for name in names:
+            if name.startswith(pattern):
+                count += _release(os.path.join(self.directory, name), self.tracked)
+        return count
+
+
+class _Deferred:
+    """Defer SIGTERM and SIGINT in this thread while a name and its tracker
+    registration change together: Pool.terminate() SIGTERMs workers, and a
+    worker killed between the two would leave the tracker a name without a
+    file (a leak report) or a file it does not know."""
+
+    __slots__ = ("old",)
+    _signals = frozenset((signal.SIGTERM, signal.SIGINT))
+
+    def __enter__(self):
+        self.old = signal.pthread_sigmask(signal.SIG_BLOCK, self._signals)
+
+    def __exit__(self, *exc):
+        signal.pthread_sigmask(signal.SIG_SETMASK, self.old)
+
+
+def _release(path, tracked):
+    """Unlink a segment name; whoever succeeds also tells the tracker.
+
+    unlink() succeeds for exactly one caller, so the name is unregistered
+    exactly once (no double release), whoever gets there first: the receiver
+    after mapping it, or the owner sweeping what was never received.
+    """
+    with _Deferred():
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return 0
+        if tracked:
+            _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+    return 1
+
+
+# Channels created in this process whose leftovers it sweeps when it exits
+# (after multiprocessing has joined its children: see _exit_sweep).
+_owned = {}
+_finalizer_pid = None
+
+
+def _own(channel):
+    global _finalizer_pid
+    with _lock:
+        if _finalizer_pid != os.getpid():
+            _owned.clear()
+            _finalizer_pid = os.getpid()
+            # exitpriority < 0: runs in multiprocessing's atexit handler after
+            # the pools' finalizers and after the children are joined.
+            _mputil.Finalize(None, _exit_sweep, exitpriority=-50)
+        _owned[channel.token] = channel
+    return channel
+
+
+def _disown(channel):
+    with _lock:
+        _owned.pop(channel.token, None)
+
+
+def _exit_sweep():
+    if _finalizer_pid != os.getpid():
+        return
+    with _lock:
+        channels = list(_owned.values())
+        _owned.clear()
+    by_directory = {}
+    for channel in channels:
+        by_directory.setdefault((channel.directory, channel.tracked), []).append(
+            channel.pattern())
+    for (directory, tracked), patterns in by_directory.items():
+        patterns = tuple(patterns)
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith(patterns):
+                _release(os.path.join(directory, name), tracked)
+
+
+def release_segments(prefix=DEFAULT_PREFIX, directory=DEFAULT_DIRECTORY):
+    """Unlink every segment named with ``prefix`` in ``directory``.
+
+    For cleaning up after a process tree that was killed as a whole (SIGKILL
+    of the parent skips every cleanup; the resource tracker then removes the
+    segments in /dev/shm when the tree is gone).  Never call it while a
+    process may still receive messages of that prefix.  Returns the count.
+    """
+    tracked = os.path.realpath(directory) == os.path.realpath(DEFAULT_DIRECTORY)
+    count = 0
+    for name in os.listdir(directory):
+        if name.startswith(prefix):
+            count += _release(os.path.join(directory, name), tracked)
+    return count
+
+
+# --------------------------------------------------------------------------
+# Arrays allocated in shared memory: sent by reference.
+
+_shared = {}    # start address -> (end, path, size, directory, tracked, owner pid)
+_shared_exit_pid = None
+
+
+def _forget_shared(start, fd):
+    entry = _shared.pop(start, None)
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+    if entry is not None and entry[5] == os.getpid():
+        _release(entry[1], entry[4])
+
+
+def _release_all_shared():
+    # At exit (also in children, which leave with os._exit after running
+    # multiprocessing's finalizers): names of arrays still alive go.
+    for entry in list(_shared.values()):
+        if entry[5] == os.getpid():
+            _release(entry[1], entry[4])
+
+
+def _buffer_address(view):
+    import numpy
+    return numpy.frombuffer(view, numpy.uint8).__array_interface__["data"][0]
+
+
+def empty(shape, dtype=float, order="C", *, directory=DEFAULT_DIRECTORY,
+          prefix=DEFAULT_PREFIX):
+    """A numpy array whose memory is a file in shared memory.
+
+    Sending it (or any contiguous view of it) through a pickler context with
+    the same directory costs no copy: the message carries a new name (a hard
+    link) for the same file, which the receiver maps copy-on-write.  The
+    receiver's writes stay private; the sender's writes after the send are
+    seen by a receiver in every page that receiver has not written itself,
+    so hand the array over (or send a copy) if the receiver must see a
+    snapshot.  Space is reserved up front (an ENOSPC ``OSError`` here, never
+    a SIGBUS later).  The file's own name is removed when the last array
+    viewing it is gone in this process (or when the process exits); its
+    memory is freed when no process maps it any more.
+    """
+    global _shared_exit_pid
+    import numpy
+    dtype = numpy.dtype(dtype)
+    if dtype.hasobject:
+        raise TypeError("pickler.multiprocessing.empty: object arrays cannot "
+                        "live in shared memory")
+    if isinstance(shape, int):
+        shape = (shape,)
+    shape = tuple(int(n) for n in shape)
+    if any(n < 0 for n in shape):
+        raise ValueError("negative dimensions are not allowed")
+    nbytes = dtype.itemsize
+    for n in shape:
+        nbytes *= n
+    size = max(nbytes, 1)
+    channel = _Channel(1, directory, prefix, token="e")
+    path = channel.new_path()
+    fd = _create(path, channel.tracked)
+    try:
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as e:
+            raise OSError(e.errno, f"pickler.multiprocessing.empty: cannot reserve "
+                          f"{size} bytes in {directory}: {e.strerror}",
+                          directory) from None
+        mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED,
+                       prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    except BaseException:
+        os.close(fd)
+        _release(path, channel.tracked)
+        raise
+    if _shared_exit_pid != os.getpid():
+        _shared_exit_pid = os.getpid()
+        _mputil.Finalize(None, _release_all_shared, exitpriority=-60)
+    start = _buffer_address(memoryview(mm))
+    _shared[start] = (start + size, path, size, os.path.realpath(directory),
+                      channel.tracked, os.getpid())
+    weakref.finalize(mm, _forget_shared, start, fd)
+    return numpy.ndarray(shape, dtype, buffer=mm, order=order)
+
+
+def zeros(shape, dtype=float, order="C", *, directory=DEFAULT_DIRECTORY,
+          prefix=DEFAULT_PREFIX):
+    """Like ``empty()``; the memory is zero (reserved space reads as zeros)."""
+    return empty(shape, dtype, order, directory=directory, prefix=prefix)
+
+
+def _locate_shared(view, realdir):
+    if not _shared:
+        return None
+    start = _buffer_address(view)
+    end = start + view.nbytes
+    for base, (limit, path, size, directory, _t, _pid) in list(_shared.items()):
+        if base <= start and end <= limit and directory == realdir:
+            return path, size, start - base
+    return None
+
+
+# --------------------------------------------------------------------------
+# Sending: pickle with pickler at protocol 5; large buffers to shared memory.
+
+
+def _dispatch_table():
+    # What ForkingPickler uses: copyreg's table plus multiprocessing's
+    # registered reducers (connections, sockets, methods, partials, ...).
+    table = copyreg.dispatch_table.copy()
+    table.update(_mpred.ForkingPickler._extra_reducers)
+    return table
+
+
+class _Packed:
+    """A message: the pickle and the segments holding its large buffers.
+
+    Pickled by any pickler, it becomes a call to ``_unpack``, so every
+    receiver (including the stdlib's unchanged ``recv``/``get`` code)
+    rebuilds the object.
+    """
+
+    __slots__ = ("descs", "meta")
+
+    def __init__(self, meta, descs):
+        self.meta = meta
+        self.descs = descs
+
+    def __reduce__(self):
+        return (_unpack, (self.meta, self.descs))
+
+    def wire(self):
+        """The bytes to send: a standard pickle of the object."""
+        if self.descs is None:
+            return self.meta          # no segments: the pickle itself
+        return _dumps_plain(self)
+
+    def discard(self):
+        """Release the segments of a message that was not sent."""
+        if self.descs is not None:
+            for path, _length, tracked in self.descs[0]:
+                _release(path, tracked)
+            self.descs = None
+
+
+def _dumps_plain(obj):
+    f = io.BytesIO()
+    p = _Pickler(f, 5)
+    p.dispatch_table = _dispatch_table()
+    p.dump(obj)
+    return f.getvalue()
+
+
+def _pack(obj, channel):
+    views = []
+    threshold = channel.threshold
+
+    def callback(buffer):
+        try:
+            view = buffer.raw()
+        except BufferError:       # not contiguous: in-band, as pickle would
+            return True
+        if view.nbytes < threshold:
+            return True
+        views.append(view)
+        return False
+
+    f = io.BytesIO()
+    p = _Pickler(f, 5, buffer_callback=callback)
+    p.dispatch_table = _dispatch_table()
+    p.dump(obj)
+    meta = f.getvalue()
+    if not views:
+        return _Packed(meta, None)
+    try:
+        return _Packed(meta, _store(views, channel))
+    finally:
+        for view in views:
+            view.release()
+
+
+def _write_all(fd, view, offset, path):
+    done, n = 0, view.nbytes
+    while done < n:
+        k = os.pwrite(fd, view[done:], offset + done)
+        if k <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        done += k
+
+
+def _create(path, tracked):
+    with _Deferred():
+        if tracked:
+            _tracker.register("/" + os.path.basename(path), "shared_memory")
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except BaseException:
+            if tracked:
+                _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+            raise
+
+
+def _store(views, channel):
+    """Write the views into segments; returns (segments, specs)."""
+    realdir = os.path.realpath(channel.directory)
+    segments = []          # (path, map length, tracked)
+    specs = []             # (segment index, offset, nbytes, readonly)
+    copies = []            # (view, offset) into the copy segment (index 0)
+    links = {}             # file of an empty() array -> segment index
+    size = 0
+    for view in views:
+        located = _locate_shared(view, realdir)
+        if located is not None:
+            source, file_size, offset = located
+            index = links.get(source)
+            if index is None:
+                index = links[source] = len(segments) + 1   # shifted below
+                segments.append((source, file_size))
+            specs.append([index, offset, view.nbytes, view.readonly])
+        else:
+            size = (size + _ALIGN - 1) & ~(_ALIGN - 1)
+            specs.append([0, size, view.nbytes, view.readonly])
+            copies.append((view, size))
+            size += view.nbytes
+    made = []
+    try:
+        if copies:
+            for _attempt in range(8):
+                path = channel.new_path()
+                try:
+                    fd = _create(path, channel.tracked)
+                    break
+                except FileExistsError:     # a recycled pid of a dead sender
+                    continue
+            else:
+                raise FileExistsError(errno.EEXIST, "no free segment name", path)
+            made.append((path, size, channel.tracked))
+            try:
+                for view, offset in copies:
+                    _write_all(fd, view, offset, path)
+            except OSError as e:
+                if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.ENOMEM):
+                    raise OSError(
+                        e.errno, f"pickler.multiprocessing: no room for a {size}-byte "
+                        f"shared-memory segment in {channel.directory} ({e.strerror}); "
+                        "nothing was sent", path) from None
+                raise
+            finally:
+                os.close(fd)
+        for source, file_size in segments:
+            # A new name for the same file: the receiver unlinks it, the
+            # array's own name stays until the array is gone.
+            path = channel.new_path()
+            with _Deferred():
+                if channel.tracked:
+                    _tracker.register("/" + os.path.basename(path), "shared_memory")
+                try:
+                    os.link(source, path)
+                except BaseException:
+                    if channel.tracked:
+                        _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+                    raise
+                made.append((path, file_size, channel.tracked))
+    except BaseException:
+        for path, _length, tracked in made:
+            _release(path, tracked)
+        raise
+    if not copies:
+        for spec in specs:
+            spec[0] -= 1
+    return tuple(made), tuple(tuple(spec) for spec in specs)
+
+
+# --------------------------------------------------------------------------
+# Receiving.
+
+
+_SEGMENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}[0-9a-f]{12}-[0-9]+-[0-9]+\Z")
+
+
+def _is_segment(path):
+    return isinstance(path, str) and _SEGMENT_NAME.match(os.path.basename(path)) is not None
+
+
+def _map(path, length):
+    if not _is_segment(path):
+        # _unpack unlinks what it maps: never a file that is not a segment.
+        raise ValueError(f"pickler.multiprocessing: {path!r} is not a segment name")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            errno.ENOENT, "pickler.multiprocessing: shared-memory segment of this "
+            "message is gone (received twice, or released by its owner's shutdown)",
+            path) from None
+    try:
+        return mmap.mmap(fd, length, flags=mmap.MAP_PRIVATE,
+                         prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    finally:
+        os.close(fd)
+
+
+def _unpack(meta, descs):
+    """Rebuild a message: map its segments privately, then load the pickle."""
+    if descs is None:
+        return _loads(meta)
+    segments, specs = descs
+    maps = []
+    try:
+        for path, length, tracked in segments:
+            maps.append(memoryview(_map(path, length)))
+            # Mapped: the name is no longer needed, the mapping keeps the
+            # memory until the last view of it is gone.
+            _release(path, tracked)
+    except BaseException:
+        for segment in segments:
+            if _is_segment(segment[0]):
+                _release(segment[0], segment[2])
+        raise
+    buffers = []
+    for index, offset, nbytes, readonly in specs:
+        view = maps[index][offset:offset + nbytes]
+        buffers.append(view.toreadonly() if readonly else view)
+    del maps
+    return _loads(meta, buffers=buffers)
+
+
+# --------------------------------------------------------------------------
+# The primitives.
+
+
+class Connection(_mpconn.Connection):
+    """A ``multiprocessing.connection.Connection`` whose ``send`` uses pickler."""
+
+    _pk_channel = None
+
+    def send(self, obj):
+        """Send a picklable object; large buffers through shared memory."""
+        self._check_closed()
+        self._check_writable()
+        packed = _pack(obj, self._pk_channel or _default_channel())
+        try:
+            self._send_bytes(packed.wire())
+        except BaseException:
+            packed.discard()
+            raise
+
+
+def _rebuild_connection(df, readable, writable, channel):
+    conn = Connection(df.detach(), readable, writable)
+    conn._pk_channel = channel
+    return conn
+
+
+def _reduce_connection(conn):
+    df = _mpred.DupFd(conn.fileno())
+    return _rebuild_connection, (df, conn.readable, conn.writable, conn._pk_channel)
+
+
+_mpred.register(Connection, _reduce_connection)
+
+
+def _pipe(duplex, channel):
+    if duplex:
+        s1, s2 = socket.socketpair()
+        s1.setblocking(True)
+        s2.setblocking(True)
+        c1, c2 = Connection(s1.detach()), Connection(s2.detach())
+    else:
+        fd1, fd2 = os.pipe()
+        c1 = Connection(fd1, writable=False)
+        c2 = Connection(fd2, readable=False)
+    c1._pk_channel = c2._pk_channel = channel
+    return c1, c2
+
+
+class SimpleQueue(_mpqueues.SimpleQueue):
+    """``multiprocessing.SimpleQueue`` pickling with pickler."""
+
+    def __init__(self, *, ctx, channel=None):
+        self._pk_channel = channel if channel is not None else _own(_default_channel())
+        self._pk_owner = os.getpid()
+        self._reader, self._writer = _pipe(False, self._pk_channel)
+        self._rlock = ctx.Lock()
+        self._poll = self._reader.poll
+        self._wlock = ctx.Lock()
+
+    def __getstate__(self):
+        return super().__getstate__() + (self._pk_channel, self._pk_owner)
+
+    def __setstate__(self, state):
+        super().__setstate__(state[:-2])
+        self._pk_channel, self._pk_owner = state[-2:]
+
+    def put(self, obj):
+        packed = _pack(obj, self._pk_channel)
+        try:
+            data = packed.wire()
+            with self._wlock:
+                self._writer.send_bytes(data)
+        except BaseException:
+            packed.discard()
+            raise
+
+    def close(self):
+        """Close; in the creating process, also release undelivered segments."""
+        super().close()
+        if self._pk_owner == os.getpid():
+            self._pk_channel.sweep()
+            _disown(self._pk_channel)
+
+
+class Queue(_mpqueues.Queue):
+    """``multiprocessing.Queue`` pickling with pickler.
+
+    Unlike the standard Queue, ``put`` pickles in the calling thread: an
+    unpicklable object or a full /dev/shm raises there, and the sender may
+    change its array as soon as ``put`` returns.
+    """
+
+    def __init__(self, maxsize=0, *, ctx, channel=None):
+        super().__init__(maxsize, ctx=ctx)
+        self._pk_channel = channel if channel is not None else _own(_default_channel())
+
+    def __getstate__(self):
+        return super().__getstate__() + (self._pk_channel,)
+
+    def __setstate__(self, state):
+        super().__setstate__(state[:-1])
+        self._pk_channel = state[-1]
+
+    def put(self, obj, block=True, timeout=None):
+        if self._closed:
+            raise ValueError(f"Queue {self!r} is closed")
+        packed = _pack(obj, self._pk_channel)
+        try:
+            super().put(packed, block, timeout)
+        except BaseException:
+            packed.discard()
+            raise
+
+
+class Pool(_mppool.Pool):
+    """``multiprocessing.pool.Pool`` whose queues pickle with pickler.
+
+    ``terminate()`` and ``join()`` release the segments of tasks and results
+    that no process will receive any more (tasks still queued when the pool
+    is terminated, results of killed workers).
+    """
+
+    def _pk_sweep(self):
+        for name in ("_inqueue", "_outqueue", "_change_notifier"):
+            queue = getattr(self, name, None)
+            channel = getattr(queue, "_pk_channel", None)
+            if channel is not None:
+                channel.sweep()
+                _disown(channel)
+
+    def terminate(self):
+        try:
+            super().terminate()
+        finally:
+            self._pk_sweep()
+
+    def join(self):
+        super().join()
+        self._pk_sweep()
+
+
+class _ProcessMixin:
+    """Spawned processes: the Process object (target, args, kwargs and
+    attributes) is pickled with pickler when the child starts."""
+
+    _pk_options = None
+
+    def __reduce_ex__(self, protocol):
+        cls = type(self)
+        while cls.__dict__.get("_pk_dynamic"):
+            cls = cls.__bases__[0]
+        state = dict(self.__dict__)
+        state.pop("_pk_channel", None)
+        if _mpctx.get_spawning_popen() is None:
+            return (_rebuild_process, (cls, state))
+        channel = _own(_Channel(*(self._pk_options or _DEFAULT_OPTIONS)))
+        self._pk_channel = channel
+        return (_rebuild_process, (cls, _pack(state, channel)))
+
+    def join(self, timeout=None):
+        super().join(timeout)
+        channel = self.__dict__.get("_pk_channel")
+        if channel is not None and self.exitcode is not None:
+            # The child is gone: whatever it did not receive never will be.
+            channel.sweep()
+            _disown(channel)
+
+
+def _rebuild_process(cls, state):
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    return obj
+
+
+class SpawnProcess(_ProcessMixin, _mpctx.SpawnProcess):
+    pass
+
+
+class ForkServerProcess(_ProcessMixin, _mpctx.ForkServerProcess):
+    pass
+
+
+ForkProcess = _mpctx.ForkProcess   # nothing is pickled to start a fork
+
+
+class Reducer(_mpred.AbstractReducer):
+    """``multiprocessing.reduction`` with pickler's Pickler (protocol 5).
+
+    What a pickler context's ``reducer`` returns.  Informational: the stdlib
+    binds its reducer at import and shares it between contexts, so a context
+    cannot install one; the primitives above carry the buffers.
+    """
+
+    class ForkingPickler:
+        @classmethod
+        def dumps(cls, obj, protocol=None):
+            return memoryview(_dumps_plain(obj))
+
+        loads = staticmethod(_loads)
+
+        register = classmethod(lambda cls, type_, reduce: _mpred.register(type_, reduce))
+
+    @staticmethod
+    def dump(obj, file, protocol=None):
+        file.write(_dumps_plain(obj))
+
+
+_reducer = None
+_DEFAULT_OPTIONS = (DEFAULT_THRESHOLD, DEFAULT_DIRECTORY, DEFAULT_PREFIX)
+
+
+def _default_channel():
+    return _Channel(*_DEFAULT_OPTIONS)
+
+
+class _ContextMixin:
+    def _pk_setup(self, threshold, directory, prefix):
+        if threshold is None:
+            threshold = DEFAULT_THRESHOLD
+        if directory is None:
+            directory = DEFAULT_DIRECTORY
+        if prefix is None:
+            prefix = DEFAULT_PREFIX
+        threshold = int(threshold)
+        if threshold < 1:
+            raise ValueError("threshold must be at least 1 byte")
+        if not os.path.isdir(directory):
+            raise ValueError(f"segment directory {directory!r} does not exist")
+        if not prefix or len(prefix) > 64 or not set(prefix) <= _PREFIX_CHARS:
+            raise ValueError("prefix must be 1-64 characters of [A-Za-z0-9._-]")
+        self._pk_options = (threshold, directory, prefix)
+        if self._pk_options != _DEFAULT_OPTIONS:
+            base = type(self).Process
+            if issubclass(base, _ProcessMixin):
+                self.Process = type(base.__name__, (base,), {
+                    "_pk_options": self._pk_options, "_pk_dynamic": True,
+                    "__module__": __name__, "__qualname__": base.__qualname__})
+        _install_executor_queue()
+
+    @property
+    def threshold(self):
+        return self._pk_options[0]
+
+    @property
+    def directory(self):
+        return self._pk_options[1]
+
+    @property
+    def prefix(self):
+        return self._pk_options[2]
+
+    def _pk_channel(self):
+        channel = _own(_Channel(*self._pk_options))
+        if channel.tracked:
+            # Children forked before the tracker starts would start their own
+            # and register there names that others unregister here.
+            _tracker.ensure_running()
+        return channel
+
+    def Pipe(self, duplex=True):
+        """Two connected ``Connection`` objects that pickle with pickler."""
+        return _pipe(duplex, self._pk_channel())
+
+    def Queue(self, maxsize=0):
+        return Queue(maxsize, ctx=self, channel=self._pk_channel())
+
+    def SimpleQueue(self):
+        return SimpleQueue(ctx=self, channel=self._pk_channel())
+
+    def Pool(self, processes=None, initializer=None, initargs=(),
+             maxtasksperchild=None):
+        return Pool(processes, initializer, initargs, maxtasksperchild, context=self)
+
+    def get_context(self, method=None):
+        if method is None:
+            return self
+        threshold, directory, prefix = self._pk_options
+        return get_context(method, threshold=threshold, directory=directory,
+                           prefix=prefix)
+
+    @property
+    def reducer(self):
+        global _reducer
+        if _reducer is None:
+            _reducer = Reducer()
+        return _reducer
+
+    @reducer.setter
+    def reducer(self, value):
+        raise AttributeError(
+            "a pickler.multiprocessing context's reducer cannot be replaced "
+            "(the stdlib's reducer is global to all contexts)")
+
+    def __repr__(self):
+        threshold, directory, _ = self._pk_options
+        return (f"<pickler.multiprocessing {self._name} context, "
+                f"threshold={threshold}, directory={directory!r}>")
+
+
+class ForkContext(_ContextMixin, _mpctx.ForkContext):
+    Process = ForkProcess
+
+    def __init__(self, threshold=None, directory=None, prefix=None):
+        self._pk_setup(threshold, directory, prefix)
+
+
+class SpawnContext(_ContextMixin, _mpctx.SpawnContext):
+    Process = SpawnProcess
+
+    def __init__(self, threshold=None, directory=None, prefix=None):
+        self._pk_setup(threshold, directory, prefix)
+
+
+class ForkServerContext(_ContextMixin, _mpctx.ForkServerContext):
+    Process = ForkServerProcess
+
+    def __init__(self, threshold=None, directory=None, prefix=None):
+        self._pk_setup(threshold, directory, prefix)
+
+
+_CONTEXTS = {"fork": ForkContext, "spawn": SpawnContext,
+             "forkserver": ForkServerContext}
+
+
+def get_context(method=None, *, threshold=None, directory=None, prefix=None):
+    """A multiprocessing context whose primitives pickle with pickler.
+
+    ``method``: ``"fork"``, ``"spawn"``, ``"forkserver"`` or None (the
+    start method ``multiprocessing.get_context()`` would use).
+    ``threshold``: out-of-band buffers of this many bytes or more go through
+    shared memory (default ``DEFAULT_THRESHOLD``). ``directory``: a tmpfs
+    directory for the segments (default ``/dev/shm``). ``prefix``: the start
+    of every segment name (default ``"pklr-"``).
+    """
+    if method is None:
+        method = (_mp.get_start_method(allow_none=True)
+                  or _mpctx._default_context._default_context.get_start_method())
+    try:
+        cls = _CONTEXTS[method]
+    except KeyError:
+        raise ValueError(f"cannot find context for {method!r}") from None
+    ctx = cls(threshold, directory, prefix)
+    ctx._check_available()
+    return ctx
+
+
+# --------------------------------------------------------------------------
+# concurrent.futures.ProcessPoolExecutor(mp_context=ctx)
+
+
+
+class _PicklerSafeQueue(_cfprocess._SafeQueue):
+    """``_SafeQueue`` that packs with pickler when its context is ours.
+
+    For any other context every method is the original's.
+    """
+
+    _pk_channel = None
+    _pk_owner = None
+
+    def __init__(self, max_size=0, *, ctx, pending_work_items, shutdown_lock,
+                 thread_wakeup):
+        super().__init__(max_size, ctx=ctx, pending_work_items=pending_work_items,
+                         shutdown_lock=shutdown_lock, thread_wakeup=thread_wakeup)
+        if isinstance(ctx, _ContextMixin):
+            self._pk_channel = ctx._pk_channel()
+            self._pk_owner = os.getpid()
+
+    def put(self, obj, block=True, timeout=None):
+        channel = self._pk_channel
+        if channel is None or obj is None:
+            return super().put(obj, block, timeout)
+        try:
+            packed = _pack(obj, channel)
+        except Exception as e:  # noqa: BLE001 -- handed to the future, as stdlib does
+            # The standard queue pickles in its feeder thread and reports a
+            # failure on the task's future; so do we.
+            self._on_queue_feeder_error(e, obj)
+            return
+        try:
+            super().put(packed, block, timeout)
+        except BaseException:
+            packed.discard()
+            raise
+
+    def join_thread(self):
+        super().join_thread()
+        if self._pk_channel is not None and self._pk_owner == os.getpid():
+            # The executor calls this when it shuts down (or breaks): tasks
+            # still queued will not be received any more.
+            self._pk_channel.sweep()
+            _disown(self._pk_channel)
+
+
+_installed = False
+_OriginalSafeQueue = _PicklerSafeQueue.__mro__[1]
+while _OriginalSafeQueue.__name__ == "_PicklerSafeQueue":   # module reloaded
+    _OriginalSafeQueue = _OriginalSafeQueue.__mro__[1]
+
+
+def _rebuild_safe_queue(state):
+    queue = _OriginalSafeQueue.__new__(_OriginalSafeQueue)
+    queue.__setstate__(state)
+    return queue
+
+
+def _reduce_safe_queue(queue):
+    # Executors made before the switch hold the original class, which
+    # pickle can no longer find by its name: rebuild it through this module.
+    return (_rebuild_safe_queue, (queue.__getstate__(),))
+
+
+def _install_executor_queue():
+    global _installed
+    if not _installed:
+        _mpred.register(_OriginalSafeQueue, _reduce_safe_queue)
+        _cfprocess._SafeQueue = _PicklerSafeQueue
+        _installed = True
