@@ -36,10 +36,10 @@ expects, importing it raises :class:`DistributedVersionError` naming the
 version, and nothing is replaced.
 """
 import copyreg
-import io
 import logging
 import pickle as _stdlib_pickle
 import sys
+import threading
 import types
 
 import cloudpickle
@@ -55,9 +55,19 @@ import distributed.shuffle._scheduler_plugin
 
 import pickler
 
-__all__ = ["DaskPickler", "DistributedVersionError", "ROUTES", "dask_setup",
-           "dumps", "install", "installed", "loads", "reset_stats", "stats",
-           "uninstall"]
+__all__ = [
+    "ROUTES",
+    "DaskPickler",
+    "DistributedVersionError",
+    "dask_setup",
+    "dumps",
+    "install",
+    "installed",
+    "loads",
+    "reset_stats",
+    "stats",
+    "uninstall",
+]
 
 # Where distributed pickles (checked against distributed 2026.8.0).
 # (module, attribute, kind): "dumps"/"loads" are distributed.protocol.pickle's
@@ -218,10 +228,56 @@ class _DaskSerializePickler(DaskPickler):
         return rv
 
 
+class _Sink:
+    """The file a DaskPickler writes to: collects what it writes."""
+    __slots__ = ("parts", "write")
+
+    def __init__(self):
+        self.parts = []
+        self.write = self.parts.append
+
+
+class _Forward:
+    """A pickler's buffer_callback, forwarding to this call's callback."""
+    __slots__ = ("target",)
+
+    def __call__(self, buffer):
+        return self.target(buffer)
+
+
+_tls = threading.local()
+
+
 def _pickle_once(cls, x, protocol, buffer_callback):
-    f = io.BytesIO()
-    cls(f, protocol, buffer_callback=buffer_callback).dump(x)
-    return f.getvalue()
+    """One dump() of x.  Constructing a Pickler costs more than pickling a
+    small payload, so each thread keeps one DaskPickler per (protocol,
+    out-of-band or not), taken out while in use (a nested call makes its
+    own) and put back, emptied, after a successful dump."""
+    if cls is not DaskPickler:
+        sink = _Sink()
+        cls(sink, protocol, buffer_callback=buffer_callback).dump(x)
+        return b"".join(sink.parts)
+    cache = getattr(_tls, "picklers", None)
+    if cache is None:
+        cache = _tls.picklers = {}
+    key = (protocol, buffer_callback is not None)
+    entry = cache.pop(key, None)
+    if entry is None:
+        sink = _Sink()
+        forward = _Forward() if buffer_callback is not None else None
+        entry = (DaskPickler(sink, protocol, buffer_callback=forward), sink, forward)
+    p, sink, forward = entry
+    if forward is not None:
+        forward.target = buffer_callback
+    p.dump(x)       # on an error the entry is dropped
+    data = b"".join(sink.parts)
+    sink.parts.clear()
+    p.clear_memo()
+    p.globals_ref.clear()
+    if forward is not None:
+        forward.target = None
+    cache[key] = entry
+    return data
 
 
 def _dumps(x, buffer_callback, protocol):
@@ -462,8 +518,10 @@ def reset_stats():
 
 
 def dask_setup(server):
-    """The preload hook: the import already replaced the routes."""
-    install()
+    """The preload hook: the import replaced the routes (unless uninstall()
+    was called since)."""
+    if not _installed:
+        install()
 
 
 install()

@@ -23,7 +23,6 @@ import pickle
 import re
 import subprocess
 import sys
-import textwrap
 import time
 import types
 import warnings
@@ -35,15 +34,15 @@ np = pytest.importorskip("numpy")
 pd = pytest.importorskip("pandas")
 cloudpickle = pytest.importorskip("cloudpickle")
 
-import dask  # noqa: E402
-import dask.array as da  # noqa: E402
-import dask.bag as db  # noqa: E402
-import distributed.protocol.pickle as dpp  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
-from distributed.protocol import deserialize, serialize  # noqa: E402
+import dask
+import dask.array as da
+import dask.bag as db
+import distributed.protocol.pickle as dpp
+from distributed import Client, LocalCluster
+from distributed.protocol import deserialize, serialize
 
-import pickler  # noqa: E402
-import pickler.dask as pdask  # noqa: E402
+import pickler
+import pickler.dask as pdask
 
 PRELOAD = ["pickler.dask"]
 HERE = pathlib.Path(__file__).resolve().parent
@@ -143,19 +142,18 @@ def _module_source_routes():
         if "tests" in rel.parts or rel.name in ("utils_test.py",):
             continue
         module = ".".join(rel.with_suffix("").parts)
-        if module.endswith(".__init__"):
-            module = module[:-len(".__init__")]
+        module = module.removesuffix(".__init__")
         text = path.read_text()
-        if re.search(r"^\s*import pickle\s*$", text, re.M):
+        if re.search(r"^\s*import pickle\s*$", text, re.MULTILINE):
             found.add((module, "pickle", "pickle"))
-        for m in re.finditer(r"^\s*from distributed\.protocol\.pickle import (.+)$", text, re.M):
+        for m in re.finditer(r"^\s*from distributed\.protocol\.pickle import (.+)$", text, re.MULTILINE):
             for name in m.group(1).split(","):
                 name = name.strip().split(" as ")[-1].strip()
                 if name in ("dumps", "loads"):
                     found.add((module, name, name))
-        if re.search(r"^\s*(import cloudpickle|from cloudpickle)", text, re.M):
+        if re.search(r"^\s*(import cloudpickle|from cloudpickle)", text, re.MULTILINE):
             found.add((module, "cloudpickle", "cloudpickle"))
-        for m in re.finditer(r"^\s*from pickle import (.+)$", text, re.M):
+        for m in re.finditer(r"^\s*from pickle import (.+)$", text, re.MULTILINE):
             for name in m.group(1).split(","):
                 name = name.strip()
                 # PickleBuffer and the constants are pickler's too (the same
@@ -224,8 +222,9 @@ def test_uninstall_restores_stock_and_install_is_idempotent():
 # -- stock bytes -------------------------------------------------------------------
 
 def _plain_corpus():
-    from dask._task_spec import DataNode, Task, TaskRef
     import operator
+
+    from dask._task_spec import DataNode, Task, TaskRef
     arr = np.arange(24, dtype="f8").reshape(4, 6)
     frame = pd.DataFrame({"a": np.arange(5), "b": list("vwxyz"),
                           "c": pd.Categorical(list("ppqqp"))})

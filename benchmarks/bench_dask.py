@@ -1,0 +1,291 @@
+"""dask.distributed stock against pickler.dask, side by side (issue 20).
+
+Run it as a script (its task functions are defined in ``__main__``, so
+stock distributed sends them with cloudpickle)::
+
+    python benchmarks/bench_dask.py [--rounds 3] [--tasks 40] [--records 50000]
+                                    [--small 5000] [--dicts 1000000] [--arrays 8]
+
+Each round starts, for each mode (stock, pickler.dask), a LocalCluster of 2
+worker processes with 1 thread each, runs the workloads and closes it; the
+modes alternate so that the machine's load hits both alike.  Workloads:
+
+(a) object-heavy: ``client.map`` of a ``__main__`` function over
+    ``--tasks`` lists of ``--records`` fresh dict records each (one graph),
+    then ``gather`` of the small results; "submit" is the ``map`` call (the
+    client pickling the graph), "total" until the results are back;
+(b) ``--small`` small tasks of a ``__main__`` function, mapped and gathered;
+(c) scatter then gather of a list of ``--dicts`` small dicts, and of
+    ``--arrays`` numpy arrays of 64 MiB.
+
+In every process a probe (this file, loaded as a preload) wraps each route
+of ``pickler.dask.ROUTES`` (stock or replaced) and times the outermost
+pickling calls, and counts the pickling passes made under them: stock's
+``pickle.dumps``, its ``_DaskPickler`` and ``cloudpickle.dumps``;
+pickler.dask's passes. Printed: medians with min-max over the rounds.
+"""
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+
+# Nothing heavy at import: worker processes import this file as a preload,
+# and the nannies' spawned workers import it again as __mp_main__.
+
+# -- the probe (runs in every process) ------------------------------------------------
+
+_probe = {"dumps_s": 0.0, "loads_s": 0.0, "payloads": 0, "loads": 0, "passes": 0}
+_local = threading.local()
+
+
+def _timed(func, kind):
+    def wrapper(*args, **kwargs):
+        depth = getattr(_local, "depth", 0)
+        if kind == "pass":
+            _probe["passes"] += 1
+        if depth:
+            return func(*args, **kwargs)
+        _local.depth = 1
+        t0 = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            dt = time.perf_counter() - t0
+            _local.depth = 0
+            if kind == "loads":
+                _probe["loads_s"] += dt
+                _probe["loads"] += 1
+            else:
+                _probe["dumps_s"] += dt
+                _probe["payloads"] += 1
+    wrapper.__wrapped__ = func
+    return wrapper
+
+
+class _ModuleProbe:
+    """Wraps a pickle-like module: dumps is a pass, loads is timed."""
+
+    def __init__(self, module):
+        self._module = module
+        self.dumps = _timed(module.dumps, "pass")
+        self.loads = _timed(module.loads, "loads")
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+def install_probe():
+    """Wrap every route in this process (after pickler.dask, if loaded)."""
+    if getattr(install_probe, "done", False):
+        return
+    import distributed.protocol.pickle as dpp
+
+    from pickler.dask import ROUTES
+
+    for module, attr, kind in ROUTES:
+        mod = sys.modules[module]
+        value = getattr(mod, attr)
+        if kind == "pickle":
+            setattr(mod, attr, _ModuleProbe(value))
+        else:
+            setattr(mod, attr, _timed(value, kind))
+    # Stock dumps's other passes.
+    stock_dump = dpp._DaskPickler.dump
+
+    def dump(self, obj):
+        _count_pass()
+        return stock_dump(self, obj)
+    dpp._DaskPickler.dump = dump
+    dpp.cloudpickle = _ModuleProbe(dpp.cloudpickle)
+    install_probe.done = True
+
+
+def uninstall_probe():
+    if not getattr(install_probe, "done", False):
+        return
+    import distributed.protocol.pickle as dpp
+
+    from pickler.dask import ROUTES
+
+    for module, attr, kind in ROUTES:
+        mod = sys.modules[module]
+        value = getattr(mod, attr)
+        setattr(mod, attr, value._module if kind == "pickle" else value.__wrapped__)
+    del dpp._DaskPickler.dump
+    dpp.cloudpickle = dpp.cloudpickle._module
+    install_probe.done = False
+
+
+def _count_pass():
+    _probe["passes"] += 1
+
+
+def probe_report():
+    out = dict(_probe)
+    mod = sys.modules.get("pickler.dask")
+    if mod is not None and mod.installed():
+        out["passes"] += mod.stats()["passes"]
+        out["pickler"] = True
+    else:
+        out["pickler"] = False
+    return out
+
+
+def probe_reset():
+    for key in _probe:
+        _probe[key] = 0.0 if key.endswith("_s") else 0
+    mod = sys.modules.get("pickler.dask")
+    if mod is not None:
+        mod.reset_stats()
+
+
+def dask_setup(server):
+    install_probe()
+
+
+# -- the workloads (defined in __main__ when run as a script) -------------------
+
+def total_score(records):
+    return sum(r["score"] for r in records)
+
+
+def inc(x):
+    return x + 1
+
+
+def make_records(seed, n):
+    return [{"id": seed * n + i, "name": "item-%d-%d" % (seed, i), "score": i * 0.5,
+             "tags": ("a", "b", str(i % 7)), "pos": [i, i + 1]} for i in range(n)]
+
+
+def run_round(mode, args, here):
+    import numpy as np
+    from distributed import Client, LocalCluster
+
+    import pickler.dask
+
+    # This process (client, scheduler, nannies) is switched here; the
+    # workers get the preloads.
+    uninstall_probe()
+    if mode == "pickler":
+        pickler.dask.install()
+        preload = ["pickler.dask", here]
+    else:
+        pickler.dask.uninstall()
+        preload = [here]
+    install_probe()
+    probe_reset()
+    results = {}
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=None, preload=preload)
+    with cluster, Client(cluster) as client:
+        client.run(probe_reset)
+
+        def measure(name, work):
+            probe_reset()
+            client.run(probe_reset)
+            t0 = time.perf_counter()
+            extra = work()
+            wall = time.perf_counter() - t0
+            procs = {"main": probe_report()}
+            for i, rep in enumerate(client.run(probe_report).values()):
+                procs["w%d" % i] = rep
+            results[name] = {"wall": wall, "procs": procs, **(extra or {})}
+
+        def object_heavy():
+            lists = [make_records(i, args.records) for i in range(args.tasks)]
+            t0 = time.perf_counter()
+            futs = client.map(total_score, lists, pure=False)
+            submit = time.perf_counter() - t0
+            got = client.gather(futs)
+            want = [sum(i * 0.5 for i in range(args.records))] * args.tasks
+            assert got == want
+            return {"submit": submit}
+
+        def small_tasks():
+            futs = client.map(inc, range(args.small), pure=False)
+            assert sum(client.gather(futs)) == sum(range(1, args.small + 1))
+
+        def scatter_dicts():
+            data = [{"i": i, "s": "v%d" % i} for i in range(args.dicts)]
+            fut = client.scatter({"dicts": data})["dicts"]
+            back = client.gather(fut)
+            assert len(back) == len(data) and back[-1] == data[-1]
+
+        def scatter_arrays():
+            arrays = {"a%d" % i: np.full(8 << 20, i, dtype="f8") for i in range(args.arrays)}
+            futs = client.scatter(arrays)
+            back = client.gather(futs)
+            assert all(back[k][-1] == v[-1] for k, v in arrays.items())
+
+        measure("a) object-heavy", object_heavy)
+        measure("b) small tasks", small_tasks)
+        measure("c) scatter/gather dicts", scatter_dicts)
+        measure("c) scatter/gather arrays", scatter_arrays)
+    return results
+
+
+def _fmt(values, unit="s"):
+    med = statistics.median(values)
+    return "%.2f%s (%.2f-%.2f)" % (med, unit, min(values), max(values))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tasks", type=int, default=40)
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--small", type=int, default=5_000)
+    parser.add_argument("--dicts", type=int, default=1_000_000)
+    parser.add_argument("--arrays", type=int, default=8)
+    args = parser.parse_args()
+    here = os.path.abspath(__file__)
+    import cloudpickle
+    import distributed
+
+    import pickler
+
+    runs = {"stock": [], "pickler": []}
+    for r in range(args.rounds):
+        order = ("stock", "pickler") if r % 2 == 0 else ("pickler", "stock")
+        for mode in order:
+            runs[mode].append(run_round(mode, args, here))
+            print("round %d %s done" % (r + 1, mode), file=sys.stderr, flush=True)
+
+    print("distributed %s, cloudpickle %s, pickler %s, Python %s; %d rounds, "
+          "LocalCluster of 2 workers x 1 thread, processes; medians (min-max)"
+          % (distributed.__version__, cloudpickle.__version__, pickler.__version__,
+             sys.version.split()[0], args.rounds))
+    print("(a) %d tasks x %d records; (b) %d tasks; (c) %d dicts, %d arrays of 64 MiB"
+          % (args.tasks, args.records, args.small, args.dicts, args.arrays))
+    print()
+    header = ("| workload | mode | wall | submit | pickling main (dumps+loads) "
+              "| pickling workers | payloads | passes | passes/payload |")
+    print(header)
+    print("|" + "---|" * 9)
+    for name in runs["stock"][0]:
+        walls = {}
+        for mode in ("stock", "pickler"):
+            rows = [run[name] for run in runs[mode]]
+            wall = [row["wall"] for row in rows]
+            walls[mode] = statistics.median(wall)
+            submit = [row.get("submit") for row in rows]
+            main_s = [row["procs"]["main"]["dumps_s"] + row["procs"]["main"]["loads_s"]
+                      for row in rows]
+            work_s = [sum(p["dumps_s"] + p["loads_s"] for k, p in row["procs"].items()
+                          if k != "main") for row in rows]
+            payloads = [sum(p["payloads"] for p in row["procs"].values()) for row in rows]
+            passes = [sum(p["passes"] for p in row["procs"].values()) for row in rows]
+            print("| %s | %s | %s | %s | %s | %s | %d | %d | %.2f |" % (
+                name, "pickler.dask" if mode == "pickler" else "stock", _fmt(wall),
+                _fmt(submit) if submit[0] is not None else "-",
+                _fmt(main_s), _fmt(work_s), statistics.median(payloads),
+                statistics.median(passes),
+                statistics.median(passes) / max(1, statistics.median(payloads))))
+        print("| %s | speed-up | %.2fx | | | | | | |" % (name, walls["stock"] / walls["pickler"]))
+
+
+if __name__ == "__main__":
+    main()
