@@ -107,12 +107,13 @@ class DistributedVersionError(ImportError):
 
 
 def _internals_error(problems):
+    version = getattr(distributed, "__version__", "unknown")
+    cp_version = getattr(cloudpickle, "__version__", "unknown")
     return DistributedVersionError(
         "pickler.dask supports the pickling routes of distributed 2026.8.0; the "
-        "installed distributed %s (cloudpickle %s) differs: %s. Nothing was "
-        "replaced: this process would pickle with stock distributed."
-        % (getattr(distributed, "__version__", "unknown"),
-           getattr(cloudpickle, "__version__", "unknown"), "; ".join(problems)))
+        f"installed distributed {version} (cloudpickle {cp_version}) differs: "
+        f"{'; '.join(problems)}. Nothing was replaced: this process would pickle "
+        "with stock distributed.")
 
 
 # -- cloudpickle's reducers ----------------------------------------------------
@@ -125,10 +126,9 @@ def _cloudpickle_parts():
              "_is_registered_pickle_by_value", "_typevar_reduce")
     pickler_names = ("_dynamic_function_reduce", "_function_getnewargs",
                      "_dispatch_table")
-    missing = ["cloudpickle.cloudpickle.%s" % n for n in names
-               if not hasattr(cp, n)]
+    missing = [f"cloudpickle.cloudpickle.{n}" for n in names if not hasattr(cp, n)]
     cp_pickler = getattr(cp, "Pickler", None)
-    missing += ["cloudpickle.Pickler.%s" % n for n in pickler_names
+    missing += [f"cloudpickle.Pickler.{n}" for n in pickler_names
                 if not hasattr(cp_pickler, n)]
     return cp, cp_pickler, missing
 
@@ -163,7 +163,9 @@ _EXTRA_REDUCERS.pop(_TypeVar, None)
 
 _FunctionType = types.FunctionType
 # The C pickler pickles these classes itself (a reduction to type(None), ...).
-_SINGLETON_TYPES = (type(None), type(Ellipsis), type(NotImplemented))
+_NoneType = type(None)
+_EllipsisType = type(Ellipsis)
+_NotImplementedType = type(NotImplemented)
 _NotImplemented = NotImplemented
 
 
@@ -202,7 +204,8 @@ class DaskPickler(pickler.Pickler):
             _stats["by_value"] += 1
             return self._dynamic_function_reduce(obj)
         if isinstance(obj, type):
-            if obj in _SINGLETON_TYPES or _should_pickle_by_reference(obj):
+            if (obj is _NoneType or obj is _EllipsisType or obj is _NotImplementedType
+                    or _should_pickle_by_reference(obj)):
                 return _NotImplemented      # as the C pickler pickles them
             if obj in _BUILTIN_TYPE_NAMES:  # types.FunctionType, ... (no global name)
                 return _builtin_type, (_BUILTIN_TYPE_NAMES[obj],)
@@ -288,14 +291,14 @@ def _dumps(x, buffer_callback, protocol):
     _stats["passes"] += 1
     try:
         result = _pickle_once(DaskPickler, x, protocol, callback)
-    except Exception:
+    except Exception:  # noqa: BLE001 (stock distributed's fallbacks catch any failure)
         # What stock distributed tries after pickle.dumps fails: objects
         # with a dask serializer, then cloudpickle alone.
         try:
             buffers.clear()
             _stats["passes"] += 1
             result = _pickle_once(_DaskSerializePickler, x, protocol, callback)
-        except Exception:
+        except Exception:  # noqa: BLE001 (as above: cloudpickle is the last resort)
             try:
                 buffers.clear()
                 _stats["passes"] += 1
@@ -337,7 +340,7 @@ _stats = {"passes": 0, "cloudpickle_passes": 0, "by_value": 0}
 
 
 def _route_name(module, attr):
-    return "%s.%s" % (module, attr)
+    return f"{module}.{attr}"
 
 
 def _make_dumps(route):
@@ -345,7 +348,7 @@ def _make_dumps(route):
         _stats[route] += 1
         return _dumps(x, buffer_callback, protocol)
     dumps.__qualname__ = dumps.__name__ = "dumps"
-    dumps.__doc__ = "distributed's pickle dumps with pickler, one pass (route %s)" % route
+    dumps.__doc__ = f"distributed's pickle dumps with pickler, one pass (route {route})"
     return dumps
 
 
@@ -354,7 +357,7 @@ def _make_loads(route):
         _stats[route] += 1
         return _loads(x, buffers)
     loads.__qualname__ = loads.__name__ = "loads"
-    loads.__doc__ = "distributed's pickle loads with pickler (route %s)" % route
+    loads.__doc__ = f"distributed's pickle loads with pickler (route {route})"
     return loads
 
 
@@ -364,7 +367,7 @@ class _PickleModule(types.ModuleType):
 
     def __init__(self, route):
         super().__init__("pickle", "The standard pickle module's API served by "
-                         "pickler (pickler.dask, route %s)." % route)
+                         f"pickler (pickler.dask, route {route}).")
         for name in dir(_stdlib_pickle):
             if not name.startswith("__"):
                 setattr(self, name, getattr(pickler, name, getattr(_stdlib_pickle, name)))
@@ -420,15 +423,15 @@ def _check_internals():
     for module, attr, kind in ROUTES:
         mod = sys.modules.get(module)
         if mod is None:
-            problems.append("module %s is missing" % module)
+            problems.append(f"module {module} is missing")
             continue
         value = getattr(mod, attr, _MISSING)
         if value is _MISSING:
-            problems.append("%s has no attribute %r" % (module, attr))
+            problems.append(f"{module} has no attribute {attr!r}")
         elif value is not _stock_value(kind) and value is not _installed.get((module, attr)):
-            problems.append("%s.%s is not %s" % (
-                module, attr, "the standard pickle module" if kind == "pickle"
-                else "distributed.protocol.pickle." + kind))
+            what = ("the standard pickle module" if kind == "pickle"
+                    else "distributed.protocol.pickle." + kind)
+            problems.append(f"{module}.{attr} is not {what}")
     # Any other place holding the stock functions or the standard pickle's
     # would be a route left stock.
     expected = {(m, a) for m, a, _ in ROUTES}
@@ -459,8 +462,7 @@ def _check_internals():
                 continue
             if name == "distributed.protocol.pickle" and attr in ("cloudpickle",):
                 continue    # used only by the stock dumps, replaced
-            problems.append("%s.%s is %s, a route pickler.dask does not know"
-                            % (name, attr, what))
+            problems.append(f"{name}.{attr} is {what}, a route pickler.dask does not know")
     return problems
 
 
