@@ -122,20 +122,34 @@ def _count_pass():
     _probe["passes"] += 1
 
 
+def _this_process_probe():
+    """The probe installed in this process.  client.run() sends these
+    functions by value, with a copy of their globals: the state is looked
+    up in the module that installed the probe (the preload module in the
+    workers, __main__ here)."""
+    for name in ("bench_dask", "__main__"):
+        mod = sys.modules.get(name)
+        if mod is not None and getattr(getattr(mod, "install_probe", None), "done", False):
+            return mod._probe
+    raise RuntimeError("no probe installed in this process")
+
+
 def probe_report():
-    out = dict(_probe)
+    out = dict(_this_process_probe())
     mod = sys.modules.get("pickler.dask")
-    if mod is not None and mod.installed():
-        out["passes"] += mod.stats()["passes"]
-        out["pickler"] = True
-    else:
-        out["pickler"] = False
+    out["pickler"] = mod is not None and bool(mod._installed)
+    if out["pickler"]:
+        stats = mod.stats()
+        out["passes"] += stats["passes"]
+        out["gc_paused_loads"] = stats["gc_paused_loads"]
+    out["pid"] = os.getpid()
     return out
 
 
 def probe_reset():
-    for key in _probe:
-        _probe[key] = 0.0 if key.endswith("_s") else 0
+    probe = _this_process_probe()
+    for key in probe:
+        probe[key] = 0.0 if key.endswith("_s") else 0
     mod = sys.modules.get("pickler.dask")
     if mod is not None:
         mod.reset_stats()
@@ -156,7 +170,7 @@ def inc(x):
 
 
 def make_records(seed, n):
-    return [{"id": seed * n + i, "name": "item-%d-%d" % (seed, i), "score": i * 0.5,
+    return [{"id": seed * n + i, "name": f"item-{seed}-{i}", "score": i * 0.5,
              "tags": ("a", "b", str(i % 7)), "pos": [i, i + 1]} for i in range(n)]
 
 
@@ -191,7 +205,7 @@ def run_round(mode, args, here):
             wall = time.perf_counter() - t0
             procs = {"main": probe_report()}
             for i, rep in enumerate(client.run(probe_report).values()):
-                procs["w%d" % i] = rep
+                procs[f"w{i}"] = rep
             results[name] = {"wall": wall, "procs": procs, **(extra or {})}
 
         def object_heavy():
@@ -209,13 +223,13 @@ def run_round(mode, args, here):
             assert sum(client.gather(futs)) == sum(range(1, args.small + 1))
 
         def scatter_dicts():
-            data = [{"i": i, "s": "v%d" % i} for i in range(args.dicts)]
+            data = [{"i": i, "s": f"v{i}"} for i in range(args.dicts)]
             fut = client.scatter({"dicts": data})["dicts"]
             back = client.gather(fut)
             assert len(back) == len(data) and back[-1] == data[-1]
 
         def scatter_arrays():
-            arrays = {"a%d" % i: np.full(8 << 20, i, dtype="f8") for i in range(args.arrays)}
+            arrays = {f"a{i}": np.full(8 << 20, i, dtype="f8") for i in range(args.arrays)}
             futs = client.scatter(arrays)
             back = client.gather(futs)
             assert all(back[k][-1] == v[-1] for k, v in arrays.items())
@@ -229,16 +243,16 @@ def run_round(mode, args, here):
 
 def _fmt(values, unit="s"):
     med = statistics.median(values)
-    return "%.2f%s (%.2f-%.2f)" % (med, unit, min(values), max(values))
+    return f"{med:.2f}{unit} ({min(values):.2f}-{max(values):.2f})"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--tasks", type=int, default=40)
-    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--tasks", type=int, default=20)
+    parser.add_argument("--records", type=int, default=25_000)
     parser.add_argument("--small", type=int, default=5_000)
-    parser.add_argument("--dicts", type=int, default=1_000_000)
+    parser.add_argument("--dicts", type=int, default=100_000)
     parser.add_argument("--arrays", type=int, default=8)
     args = parser.parse_args()
     here = os.path.abspath(__file__)
@@ -252,19 +266,18 @@ def main():
         order = ("stock", "pickler") if r % 2 == 0 else ("pickler", "stock")
         for mode in order:
             runs[mode].append(run_round(mode, args, here))
-            print("round %d %s done" % (r + 1, mode), file=sys.stderr, flush=True)
+            print(f"round {r + 1} {mode} done", file=sys.stderr, flush=True)
 
-    print("distributed %s, cloudpickle %s, pickler %s, Python %s; %d rounds, "
-          "LocalCluster of 2 workers x 1 thread, processes; medians (min-max)"
-          % (distributed.__version__, cloudpickle.__version__, pickler.__version__,
-             sys.version.split()[0], args.rounds))
-    print("(a) %d tasks x %d records; (b) %d tasks; (c) %d dicts, %d arrays of 64 MiB"
-          % (args.tasks, args.records, args.small, args.dicts, args.arrays))
+    print(f"distributed {distributed.__version__}, cloudpickle {cloudpickle.__version__}, "
+          f"pickler {pickler.__version__}, Python {sys.version.split()[0]}; {args.rounds} "
+          "rounds, LocalCluster of 2 workers x 1 thread, processes; medians (min-max)")
+    print(f"(a) {args.tasks} tasks x {args.records} records; (b) {args.small} tasks; "
+          f"(c) {args.dicts} dicts, {args.arrays} arrays of 64 MiB")
     print()
-    header = ("| workload | mode | wall | submit | pickling main (dumps+loads) "
-              "| pickling workers | payloads | passes | passes/payload |")
+    header = ("| workload | mode | wall | submit | main: dumps | main: loads "
+              "| workers: dumps | workers: loads | payloads | passes | passes/payload |")
     print(header)
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 11)
     for name in runs["stock"][0]:
         walls = {}
         for mode in ("stock", "pickler"):
@@ -272,19 +285,22 @@ def main():
             wall = [row["wall"] for row in rows]
             walls[mode] = statistics.median(wall)
             submit = [row.get("submit") for row in rows]
-            main_s = [row["procs"]["main"]["dumps_s"] + row["procs"]["main"]["loads_s"]
-                      for row in rows]
-            work_s = [sum(p["dumps_s"] + p["loads_s"] for k, p in row["procs"].items()
-                          if k != "main") for row in rows]
-            payloads = [sum(p["payloads"] for p in row["procs"].values()) for row in rows]
-            passes = [sum(p["passes"] for p in row["procs"].values()) for row in rows]
-            print("| %s | %s | %s | %s | %s | %s | %d | %d | %.2f |" % (
-                name, "pickler.dask" if mode == "pickler" else "stock", _fmt(wall),
-                _fmt(submit) if submit[0] is not None else "-",
-                _fmt(main_s), _fmt(work_s), statistics.median(payloads),
-                statistics.median(passes),
-                statistics.median(passes) / max(1, statistics.median(payloads))))
-        print("| %s | speed-up | %.2fx | | | | | | |" % (name, walls["stock"] / walls["pickler"]))
+
+            def seconds(row, key, main):
+                return sum(p[key] for k, p in row["procs"].items() if (k == "main") == main)
+
+            cells = [_fmt([seconds(row, key, main) for row in rows])
+                     for main in (True, False) for key in ("dumps_s", "loads_s")]
+            payloads = statistics.median(
+                sum(p["payloads"] for p in row["procs"].values()) for row in rows)
+            passes = statistics.median(
+                sum(p["passes"] for p in row["procs"].values()) for row in rows)
+            label = "pickler.dask" if mode == "pickler" else "stock"
+            sub = _fmt(submit) if submit[0] is not None else "-"
+            print(f"| {name} | {label} | {_fmt(wall)} | {sub} | {' | '.join(cells)} "
+                  f"| {payloads:.0f} | {passes:.0f} | {passes / max(1, payloads):.2f} |")
+        print(f"| {name} | speed-up (wall) | {walls['stock'] / walls['pickler']:.2f}x "
+              "| | | | | | | | |")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ expects, importing it raises :class:`DistributedVersionError` naming the
 version, and nothing is replaced.
 """
 import copyreg
+import gc
 import logging
 import pickle as _stdlib_pickle
 import sys
@@ -313,7 +314,47 @@ def _dumps(x, buffer_callback, protocol):
     return result
 
 
+# Loading a large payload creates many container objects; the cyclic garbage
+# collector, triggered by their allocation, then traverses everything alive
+# again and again: 85-90% of the time of loading 200,000 dict records
+# (measured: 0.8-1.3 s, 0.14-0.19 s with the collector paused).  The objects
+# a pickle creates are referenced from the result, not garbage, so
+# distributed's loads pauses the collector while loading payloads of
+# GC_PAUSE_MIN_BYTES or more (and counts the pauses, so that concurrent loads
+# in several threads resume it once, when the last one ends, and only if it
+# was enabled when the first began).
+GC_PAUSE_MIN_BYTES = 1 << 16
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+def _pause_gc():
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+
+
+def _resume_gc():
+    global _gc_pauses
+    with _gc_lock:
+        _gc_pauses -= 1
+        if _gc_pauses == 0 and _gc_was_enabled:
+            gc.enable()
+
+
 def _loads(x, buffers):
+    try:
+        size = len(x)
+    except TypeError:
+        size = 0
+    pause = size >= GC_PAUSE_MIN_BYTES
+    if pause:
+        _stats["gc_paused_loads"] += 1
+        _pause_gc()
     try:
         if buffers:
             return pickler.loads(x, buffers=buffers)
@@ -321,6 +362,9 @@ def _loads(x, buffers):
     except Exception:
         logger.info("Failed to deserialize %s", x[:10000], exc_info=True)
         raise
+    finally:
+        if pause:
+            _resume_gc()
 
 
 def dumps(x, *, buffer_callback=None, protocol=HIGHEST_PROTOCOL):
@@ -336,7 +380,7 @@ def loads(x, *, buffers=()):
 
 # -- the replacements, one per route, each counting its calls ---------------------
 
-_stats = {"passes": 0, "cloudpickle_passes": 0, "by_value": 0}
+_stats = {"passes": 0, "cloudpickle_passes": 0, "by_value": 0, "gc_paused_loads": 0}
 
 
 def _route_name(module, attr):
@@ -509,8 +553,9 @@ def stats():
     standard pickle module's stand-ins ``module.pickle.dumps``/``.loads``),
     ``passes`` (pickling passes made by dumps: one per payload unless
     something was unpicklable), ``cloudpickle_passes`` (last-resort passes
-    with cloudpickle alone) and ``by_value`` (functions and classes sent by
-    value)."""
+    with cloudpickle alone), ``by_value`` (functions and classes sent by
+    value) and ``gc_paused_loads`` (loads of GC_PAUSE_MIN_BYTES or more, run
+    with the cyclic garbage collector paused)."""
     return dict(_stats)
 
 

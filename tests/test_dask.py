@@ -396,6 +396,43 @@ def test_dask_serializer_fallback_matches_stock():
     assert back[0].payload == b"abc" and back[1] == {"k": 1}
 
 
+class GcProbe:
+    """Records whether the cyclic garbage collector runs while it is loaded."""
+    seen = []
+
+    def __reduce__(self):
+        return GcProbe, ()
+
+    def __init__(self):
+        import gc
+        GcProbe.seen.append(gc.isenabled())
+
+
+def test_large_loads_pause_the_garbage_collector():
+    import gc
+    small = dpp.dumps([GcProbe()])
+    large = dpp.dumps([GcProbe(), b"x" * pdask.GC_PAUSE_MIN_BYTES])
+    GcProbe.seen.clear()
+    assert gc.isenabled()
+    before = pdask.stats()["gc_paused_loads"]
+    dpp.loads(small)
+    dpp.loads(large)
+    assert GcProbe.seen == [True, False]
+    assert gc.isenabled()
+    assert pdask.stats()["gc_paused_loads"] == before + 1
+    # A collector the application disabled stays disabled; a failing load
+    # resumes it.
+    gc.disable()
+    try:
+        dpp.loads(large)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(pickle.UnpicklingError):
+        dpp.loads(b"\x80\x05" + b"\xff" * pdask.GC_PAUSE_MIN_BYTES)
+    assert gc.isenabled()
+
+
 # -- a real cluster ------------------------------------------------------------------
 
 cluster = pytest.mark.cluster
