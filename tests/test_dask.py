@@ -396,6 +396,18 @@ def test_dask_serializer_fallback_matches_stock():
     assert back[0].payload == b"abc" and back[1] == {"k": 1}
 
 
+def test_reused_pickler_after_large_payload():
+    """The pickler kept between calls is dropped after a payload with many
+    memoized objects (its memo would be walked by every later call), and the
+    payloads after it are still the plain bytes."""
+    big = [{"k": str(i)} for i in range(5 * pdask.REUSE_MAX_MEMO)]
+    assert dpp.dumps(big) == pickle.dumps(big, protocol=5)
+    small = {"a": (1, "x")}
+    assert dpp.dumps(small) == pickle.dumps(small, protocol=5)
+    for cached, _, _ in getattr(pdask._tls, "picklers", {}).values():
+        assert len(cached.memo) == 0
+
+
 class GcProbe:
     """Records whether the cyclic garbage collector runs while it is loaded."""
     seen = []
@@ -726,23 +738,29 @@ def test_differing_internals_refuse_to_install(monkeypatch):
     and replaces nothing."""
     pdask.uninstall()
     try:
+        stock = {(m, a): getattr(sys.modules[m], a) for m, a, _ in pdask.ROUTES}
         cases = [
-            lambda: monkeypatch.delattr(distributed.scheduler, "dumps"),
-            lambda: monkeypatch.setattr(distributed.client, "pickle", types.ModuleType("x")),
-            lambda: monkeypatch.setattr(distributed.worker, "stock_loads", dpp.loads,
-                                        raising=False),
-            lambda: monkeypatch.setattr(distributed.nanny, "pickle", pickle),
+            (lambda: monkeypatch.delattr(distributed.scheduler, "dumps"),
+             "distributed.scheduler has no attribute 'dumps'"),
+            (lambda: monkeypatch.setattr(distributed.client, "pickle", types.ModuleType("x")),
+             "distributed.client.pickle is not the standard pickle module"),
+            (lambda: monkeypatch.setattr(distributed.worker, "stock_loads", dpp.loads,
+                                         raising=False),
+             "distributed.worker.stock_loads is distributed.protocol.pickle.loads"),
+            (lambda: monkeypatch.setattr(distributed.nanny, "pickle", pickle),
+             "distributed.nanny.pickle is the standard pickle module"),
         ]
-        for case in cases:
-            case()
-            with pytest.raises(pdask.DistributedVersionError,
-                               match=re.escape(distributed.__version__)) as info:
+        for change, message in cases:
+            change()
+            with pytest.raises(pdask.DistributedVersionError) as info:
                 pdask.install()
-            assert "Nothing was replaced" in str(info.value)
-            assert distributed.protocol.pickle.dumps is dpp.dumps
-            assert not any(getattr(sys.modules[m], a, None) is not None
-                           and getattr(sys.modules[m], a).__class__.__name__ == "_PickleModule"
-                           for m, a, _ in pdask.ROUTES)
+            text = str(info.value)
+            assert f"distributed {distributed.__version__}" in text
+            assert message in text and "Nothing was replaced" in text
+            now = {(m, a): getattr(sys.modules[m], a, None) for m, a, _ in pdask.ROUTES}
+            changed = [k for k in stock if now[k] is not stock[k]]
+            assert changed in ([], [("distributed.scheduler", "dumps")],
+                               [("distributed.client", "pickle")])
             monkeypatch.undo()
     finally:
         pdask.install()
