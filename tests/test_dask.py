@@ -408,28 +408,30 @@ def test_reused_pickler_after_large_payload():
         assert len(cached.memo) == 0
 
 
+GC_SEEN = []
+
+
 class GcProbe:
     """Records whether the cyclic garbage collector runs while it is loaded."""
-    seen = []
 
     def __reduce__(self):
         return GcProbe, ()
 
     def __init__(self):
         import gc
-        GcProbe.seen.append(gc.isenabled())
+        GC_SEEN.append(gc.isenabled())
 
 
 def test_large_loads_pause_the_garbage_collector():
     import gc
     small = dpp.dumps([GcProbe()])
     large = dpp.dumps([GcProbe(), b"x" * pdask.GC_PAUSE_MIN_BYTES])
-    GcProbe.seen.clear()
+    GC_SEEN.clear()
     assert gc.isenabled()
     before = pdask.stats()["gc_paused_loads"]
     dpp.loads(small)
     dpp.loads(large)
-    assert GcProbe.seen == [True, False]
+    assert GC_SEEN == [True, False]
     assert gc.isenabled()
     assert pdask.stats()["gc_paused_loads"] == before + 1
     # A collector the application disabled stays disabled; a failing load
