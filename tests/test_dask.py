@@ -796,3 +796,15 @@ def test_install_again_is_harmless():
         import importlib
         importlib.import_module("pickler.dask").install()
     assert pdask.installed()
+
+
+def test_example_runs():
+    """examples/dask_once.py (its headline figure) checks its own result."""
+    script = SOURCE_ROOT / "examples" / "dask_once.py"
+    if not script.exists():     # an installed pickler outside its checkout
+        script = HERE.parent / "examples" / "dask_once.py"
+    proc = subprocess.run([sys.executable, str(script)], env=_worker_env(), check=False,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    line, = proc.stdout.strip().splitlines()
+    assert line.startswith("pickler.dask: a payload") and "1 pass" in line
