@@ -5,6 +5,8 @@ import pickler
 
 ROUTES: tuple[tuple[str, str, str], ...]
 HIGHEST_PROTOCOL: int
+GC_PAUSE_MIN_BYTES: int
+REUSE_MAX_MEMO: int
 
 class DistributedVersionError(ImportError): ...
 
