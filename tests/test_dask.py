@@ -15,6 +15,7 @@
   preload;
 * internals that differ make the import fail, naming the version.
 """
+import copyreg
 import io
 import json
 import os
@@ -28,6 +29,14 @@ import types
 import warnings
 
 import pytest
+
+# Importing distributed installs tblib's reducers for every exception class
+# (and tracebacks) in copyreg.dispatch_table, for the whole process.  Other
+# test modules compare pickles of exceptions with _pickle's (and tblib's
+# reducer changes the exception it reduces): the table is put back as it was
+# right after the imports below, and distributed's is used only while this
+# module's tests run (the fixture _distributed_copyreg).
+_COPYREG_BEFORE = dict(copyreg.dispatch_table)
 
 distributed = pytest.importorskip("distributed")
 np = pytest.importorskip("numpy")
@@ -43,6 +52,24 @@ from distributed.protocol import deserialize, serialize
 
 import pickler
 import pickler.dask as pdask
+
+_COPYREG_DISTRIBUTED = dict(copyreg.dispatch_table)
+
+
+def _set_copyreg(table):
+    copyreg.dispatch_table.clear()
+    copyreg.dispatch_table.update(table)
+
+
+_set_copyreg(_COPYREG_BEFORE)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _distributed_copyreg():
+    _set_copyreg(_COPYREG_DISTRIBUTED)
+    yield
+    _set_copyreg(_COPYREG_BEFORE)
+
 
 PRELOAD = ["pickler.dask"]
 HERE = pathlib.Path(__file__).resolve().parent
