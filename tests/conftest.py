@@ -38,6 +38,10 @@ def pytest_configure(config):
         "markers",
         "ecosystem: runs a library's own test-suite stock and with pickler.Pickler "
         "as its Pickler's base (test_ecosystem.py; slow)")
+    config.addinivalue_line(
+        "markers",
+        "cluster: starts dask.distributed processes (LocalCluster, dask worker; "
+        "test_dask.py): deselect with -m 'not cluster' where processes cannot start")
 
 
 def pytest_report_header(config):
