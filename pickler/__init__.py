@@ -19,6 +19,9 @@ from pickle import (
 
 from ._pickler import Pickler, dump, dumps
 from ._unpickler import Unpickler, load, loads
+# The allowlist loader for untrusted data (docs/security.md); not in __all__.
+from ._safe import SafeUnpickler, UnpicklingRefused, safe_load, safe_loads
+from . import safe
 
 # Opcode constants (MARK, STOP, ..., READONLY_BUFFER) and the other public
 # module attributes of ``pickle`` (format_version, compatible_formats, ...)

@@ -1,0 +1,1016 @@
+# cython: language_level=3, binding=True, embedsignature=True, auto_pickle=False
+"""The allowlist loader: ``safe_loads``, ``safe_load`` and ``SafeUnpickler``.
+
+A ``SafeUnpickler`` is the compiled Unpickler with a ``SafePolicy`` in its
+``_policy`` slot.  The core consults the policy only at the steps that can
+run code (resolving a global, calling a callable, applying BUILD state,
+filling a container other than an exact list/dict/set); every other opcode
+runs exactly as in ``pickler.loads``.  A policy is compiled once per
+allowlist (names resolved to objects, ids indexed) and shared by the loads
+that use it, so a check is a dict lookup.
+"""
+
+cimport cython
+from cpython.ref cimport PyObject
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from ._unpickler cimport Unpickler, LoadPolicy
+
+import copyreg as _copyreg
+import importlib as _importlib
+import io as _io
+import pickle as _pickle_mod
+import sys
+import types as _types
+import _compat_pickle
+
+cdef extern from "Python.h":
+    int PySys_Audit(const char *, const char *, ...) except -1
+    unsigned long Py_TPFLAGS_HEAPTYPE
+    unsigned long PyType_GetFlags(object)
+
+
+# ---------------------------------------------------------------------------
+# The refusal
+
+class UnpicklingRefused(_pickle_mod.UnpicklingError):
+    """A pickle asked for something the allowlist does not permit.
+
+    Raised before the refused step runs.  Attributes: ``opcode`` (its name,
+    e.g. ``"REDUCE"``), ``offset`` (of that opcode in the stream, or None
+    when the file cannot tell), ``module`` and ``name`` (of the global
+    involved, or None) and ``reason``.
+    """
+
+    def __init__(self, message, *, opcode=None, offset=None, module=None,
+                 name=None, reason=None):
+        super().__init__(message)
+        self.opcode = opcode
+        self.offset = offset
+        self.module = module
+        self.name = name
+        self.reason = reason
+
+
+# Opcode numbers the core passes to check_call (see _unpickler.pyx).
+cdef dict _OPNAMES = {0x52: "REDUCE", 0x81: "NEWOBJ", 0x92: "NEWOBJ_EX",
+                      0x69: "INST", 0x6f: "OBJ", 0x62: "BUILD", 0x65: "APPENDS",
+                      0x73: "SETITEMS", 0x90: "ADDITEMS", 0x63: "GLOBAL",
+                      0x93: "STACK_GLOBAL", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4"}
+
+
+cdef object _stream_offset(Unpickler u, Py_ssize_t back):
+    """Offset in the stream of the byte `back` bytes before the next unread
+    one: exact for in-memory input; for a file, from its tell()."""
+    cdef Py_ssize_t pos = u._pos - back
+    if u._file_read is None:
+        return pos if pos >= 0 else None
+    f = (<SafeUnpickler>u)._src_file if isinstance(u, SafeUnpickler) else None
+    if f is None:
+        return None
+    try:
+        tell = f.tell()
+    except Exception:
+        return None
+    if u._peeked:
+        return tell + pos
+    return tell - (u._buflen - u._pos) - back
+
+
+cdef str _describe(object obj):
+    mod = getattr(obj, "__module__", None)
+    qn = getattr(obj, "__qualname__", None)
+    if isinstance(mod, str) and isinstance(qn, str):
+        return "%s.%s" % (mod, qn)
+    return "a %s object" % type(obj).__name__
+
+
+# ---------------------------------------------------------------------------
+# The never-allowed set
+
+# Modules (and their submodules) whose callables can run code, import,
+# touch files, processes or the network, or load pickles: never allowed,
+# even by name, without unsafe_allow_code_execution.
+NEVER_ALLOWED_MODULES = frozenset("""
+    os posix nt posixpath ntpath sys subprocess _posixsubprocess _winapi
+    importlib _imp imp zipimport pkgutil runpy modulefinder
+    marshal pickle _pickle pickletools pickler copyreg shelve dbm dill
+    cloudpickle joblib io _io codecs _codecs fileinput tempfile shutil glob
+    ctypes _ctypes types inspect gc weakref _weakref operator _operator
+    functools code codeop pdb bdb cProfile profile trace timeit doctest
+    pydoc idlelib ensurepip venv pip setuptools distutils site sysconfig
+    platform webbrowser socket _socket ssl _ssl select selectors asyncio
+    multiprocessing _multiprocessing concurrent threading _thread signal
+    pty tty termios fcntl resource mmap urllib http ftplib smtplib imaplib
+    poplib nntplib telnetlib xmlrpc socketserver logging tarfile zipfile
+    sqlite3 _sqlite3 builtins__ _osx_support _aix_support lib2to3
+    numpy.testing numpy.f2py numpy.distutils numpy.ctypeslib numpy.lib.format
+    numpy.lib.npyio numpy.lib._npyio_impl numpy.lib._datasource
+    uuid._get_command_stdout
+""".split())
+
+# builtins that evaluate, import, reach attributes by name, do I/O or
+# create classes and descriptors.
+NEVER_ALLOWED_BUILTINS = frozenset("""
+    eval exec compile getattr setattr delattr hasattr __import__ open input
+    breakpoint globals locals vars dir help exit quit print super type
+    classmethod staticmethod property memoryview __build_class__ __loader__
+    __spec__ __builtins__ id hash iter next aiter anext callable isinstance
+    issubclass format repr ascii
+""".split())
+
+# A few names outside those modules that run code or read files.
+NEVER_ALLOWED_NAMES = frozenset("""
+    numpy.load numpy.save numpy.savez numpy.savez_compressed numpy.fromfile
+    numpy.loadtxt numpy.genfromtxt numpy.memmap numpy.fromregex
+    numpy.core.memmap numpy._core.memmap numpy.lib.utils.runstring
+    pandas.read_pickle pandas.io.pickle.read_pickle pandas.eval pandas.read_csv
+    uuid._get_command_stdout uuid._popen
+""".split())
+
+
+cdef str _never_reason(str module, str qualname, object obj):
+    """Why (module, qualname) -> obj may never be allowed, or None."""
+    if module == "builtins" and qualname in NEVER_ALLOWED_BUILTINS:
+        return "builtins.%s can run code or reach arbitrary attributes" % qualname
+    full = module + "." + qualname
+    if full in NEVER_ALLOWED_NAMES:
+        return "%s runs code or reads files" % full
+    for part in qualname.split("."):
+        if part.startswith("__") and part.endswith("__"):
+            return "dunder attributes (%s) are never allowed" % full
+    for name in (module, full):
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            if ".".join(parts[:i]) in NEVER_ALLOWED_MODULES:
+                if not (module == "copyreg" and qualname == "_reconstructor") and \
+                        not (module == "_codecs" and qualname == "encode"):
+                    return "module %s can run code, import or do I/O" % ".".join(parts[:i])
+    if obj is not None:
+        if isinstance(obj, _types.ModuleType):
+            return "modules are never allowed"
+        omod = getattr(obj, "__module__", None)
+        if isinstance(omod, str) and omod != module:
+            # An alias: judge the object by where it really lives.
+            oqn = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+            if isinstance(oqn, str):
+                r = _never_reason(omod, oqn, None)
+                if r is not None:
+                    return r
+        for x in _NEVER_OBJECTS:
+            if obj is x:
+                return "%s can run code" % full
+    return None
+
+
+cdef tuple _NEVER_OBJECTS = tuple(
+    getattr(__builtins__, n) if not isinstance(__builtins__, dict) else __builtins__[n]
+    for n in ("eval", "exec", "compile", "getattr", "setattr", "delattr",
+              "__import__", "open", "input", "breakpoint", "globals", "locals",
+              "vars", "type", "super", "print"))
+
+
+# ---------------------------------------------------------------------------
+# Argument rules: called as rule(args, kwargs) with args a tuple and kwargs
+# a dict or None; return None to accept or a reason string to refuse.
+
+cdef bint _all_types(object seq, tuple types):
+    for x in seq:
+        if type(x) not in types:
+            return False
+    return True
+
+
+def _rule_no_kwargs_numbers(args, kwargs):
+    if kwargs:
+        return "keyword arguments"
+    if not _all_types(args, (int, float, bool)):
+        return "arguments must be numbers"
+    return None
+
+
+def _rule_ints(args, kwargs):
+    if kwargs or not _all_types(args, (int, bool)):
+        return "arguments must be ints"
+    return None
+
+
+def _rule_slice(args, kwargs):
+    if kwargs or not _all_types(args, (int, bool, type(None))):
+        return "arguments must be ints or None"
+    return None
+
+
+def _rule_str_only(args, kwargs):
+    if kwargs or not _all_types(args, (str,)) or len(args) > 1:
+        return "only one str argument"
+    return None
+
+
+def _rule_strs(args, kwargs):
+    if kwargs or not _all_types(args, (str,)):
+        return "arguments must be str"
+    return None
+
+
+def _rule_empty(args, kwargs):
+    if args or kwargs:
+        return "no arguments allowed"
+    return None
+
+
+def _rule_container(args, kwargs):
+    if kwargs or len(args) > 1:
+        return "at most one argument"
+    if args and type(args[0]) not in (list, tuple, dict, set, frozenset, str, bytes):
+        return "the argument must be a built-in container"
+    return None
+
+
+def _rule_bytes(args, kwargs):
+    if kwargs:
+        return "keyword arguments"
+    if args == () or (len(args) == 1 and type(args[0]) in (bytes, bytearray)):
+        return None
+    return "bytes() only of bytes (protocols 0-2 use _codecs.encode)"
+
+
+def _rule_bytearray(args, kwargs):
+    if kwargs:
+        return "keyword arguments"
+    if args == () or (len(args) == 1 and type(args[0]) in (bytes, bytearray)):
+        return None
+    if (len(args) == 2 and type(args[0]) is str and type(args[1]) is str
+            and args[1] in ("latin-1", "latin1")):
+        return None
+    return "bytearray() only of bytes or (str, 'latin-1')"
+
+
+def _rule_codecs_encode(args, kwargs):
+    if (not kwargs and len(args) == 2 and type(args[0]) is str
+            and type(args[1]) is str and args[1] == "latin1"):
+        return None
+    return "_codecs.encode only as pickle writes bytes: (str, 'latin1')"
+
+
+def _rule_decimal(args, kwargs):
+    if kwargs or len(args) != 1 or type(args[0]) not in (str, int):
+        return "Decimal only of one str or int"
+    return None
+
+
+def _rule_fraction(args, kwargs):
+    # Fraction('1e999999999') computes 10**999999999: only the form
+    # str(Fraction) writes ('-n/d') and ints.
+    if kwargs or not 1 <= len(args) <= 2:
+        return "Fraction only of one str or two ints"
+    if len(args) == 2 or type(args[0]) is int:
+        if not _all_types(args, (int,)):
+            return "Fraction only of one str or two ints"
+        return None
+    s = args[0]
+    if type(s) is not str or len(s) > 10000:
+        return "Fraction only of 'n/d' text"
+    body = s[1:] if s[:1] == "-" else s
+    num, _, den = body.partition("/")
+    if not (num.isdigit() and num.isascii()) or (den and not (den.isdigit() and den.isascii())):
+        return "Fraction only of 'n/d' text"
+    return None
+
+
+def _rule_defaultdict(args, kwargs):
+    if kwargs or len(args) > 1:
+        return "defaultdict only of a default factory"
+    if args and args[0] is not None and not isinstance(args[0], type):
+        return "the default factory must be None or an allowed class"
+    return None
+
+
+def _rule_reconstructor(args, kwargs):
+    # copyreg._reconstructor(cls, base, state): base.__new__(cls, state) and
+    # base.__init__(obj, state); cls and base are checked as allowed classes
+    # by the generic argument check.
+    if kwargs or len(args) != 3 or not isinstance(args[0], type) or not isinstance(args[1], type):
+        return "_reconstructor(cls, base, state) with classes"
+    if not issubclass(args[0], args[1]):
+        return "cls is not a subclass of base"
+    if args[1] is not object and PyType_GetFlags(args[1]) & Py_TPFLAGS_HEAPTYPE:
+        return "base must be a built-in type"
+    return None
+
+
+def _rule_array_reconstructor(args, kwargs):
+    import array
+    if kwargs or len(args) != 4 or not isinstance(args[0], type) or \
+            not issubclass(args[0], array.array):
+        return "_array_reconstructor only of array classes"
+    return None
+
+
+def _rule_path(args, kwargs):
+    if kwargs or not _all_types(args, (str,)):
+        return "path parts must be str"
+    return None
+
+
+def _rule_refuse_call(args, kwargs):
+    return "this class is only reconstructed, never called"
+
+
+def _rule_any(args, kwargs):
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Allowlists
+
+cdef class Allowlist:
+    """An immutable list of allowed globals, combinable with ``+``.
+
+    Entries are ``(name, source, rule, flags)``: *name* is the
+    ``"module.qualname"`` a pickle uses, *source* the object or the
+    ``"module.qualname"`` it is resolved from (numpy's two module spellings
+    name one object), *rule* an argument rule or None, *flags* a set of
+    ``"build-subclasses"``.  ``Allowlist(entries, label)``; most users only
+    combine the ready-made ones: ``pickler.safe.numpy + pickler.safe.pandas``
+    or ``allow=(pickler.safe.numpy, MyClass, "mymod.MyOther")``.
+    """
+
+    cdef readonly tuple entries
+    cdef readonly str label
+    cdef object _compiled      # SafePolicy once compiled (without the opt-out)
+
+    def __init__(self, entries=(), label="allowlist"):
+        self.entries = tuple(entries)
+        self.label = label
+        self._compiled = None
+
+    def __add__(self, other):
+        if isinstance(other, Allowlist):
+            o = <Allowlist>other
+            seen = set(e[0] for e in self.entries)
+            return Allowlist(self.entries + tuple(e for e in o.entries if e[0] not in seen),
+                             "%s + %s" % (self.label, o.label))
+        return NotImplemented
+
+    def __iter__(self):
+        return iter(e[0] for e in self.entries)
+
+    def __len__(self):
+        return len(self.entries)
+
+    def __contains__(self, name):
+        return any(e[0] == name for e in self.entries)
+
+    def __repr__(self):
+        return "<Allowlist %s: %d names>" % (self.label, len(self.entries))
+
+
+def _entry(name, source=None, rule=None, flags=()):
+    return (name, source if source is not None else name, rule, frozenset(flags))
+
+
+cdef object _resolve_name(str dotted):
+    """The object a "module.qualname" string names, found through the
+    module's own __dict__ (never a module __getattr__), or None."""
+    parts = dotted.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        modname = ".".join(parts[:i])
+        mod = sys.modules.get(modname)
+        if mod is None:
+            try:
+                mod = _importlib.import_module(modname)
+            except ImportError:
+                continue
+            except Exception:
+                return None
+        obj = mod
+        for j, part in enumerate(parts[i:]):
+            d = getattr(obj, "__dict__", None)
+            if d is None or part not in d:
+                return None
+            raw = d[part]
+            if isinstance(raw, (classmethod, staticmethod, _types.ClassMethodDescriptorType)):
+                raw = getattr(obj, part)      # bound to its class, as pickled
+            obj = raw
+        return obj
+    return None
+
+
+# The default set: plain value types of the standard library.  Each is safe
+# to construct with any arguments its rule lets through: constructing it
+# runs only its own C or pure-Python value code, imports nothing, touches no
+# file and calls nothing taken from the stream (docs/security.md, "The
+# default set").
+DEFAULT = Allowlist([
+    _entry("builtins.set", rule=_rule_container),
+    _entry("builtins.frozenset", rule=_rule_container),
+    _entry("builtins.list", rule=_rule_container),
+    _entry("builtins.tuple", rule=_rule_container),
+    _entry("builtins.dict", rule=_rule_container),
+    _entry("builtins.complex", rule=_rule_no_kwargs_numbers),
+    _entry("builtins.int", rule=_rule_ints),
+    _entry("builtins.float", rule=_rule_no_kwargs_numbers),
+    _entry("builtins.bool", rule=_rule_ints),
+    _entry("builtins.str", rule=_rule_str_only),
+    _entry("builtins.bytes", rule=_rule_bytes),
+    _entry("builtins.bytearray", rule=_rule_bytearray),
+    _entry("builtins.range", rule=_rule_ints),
+    _entry("builtins.slice", rule=_rule_slice),
+    _entry("builtins.object", rule=_rule_empty),
+    _entry("builtins.Ellipsis"),
+    _entry("builtins.NotImplemented"),
+    _entry("copyreg._reconstructor", rule=_rule_reconstructor),
+    _entry("_codecs.encode", rule=_rule_codecs_encode),
+    _entry("collections.OrderedDict", rule=_rule_container),
+    _entry("collections.deque", rule=_rule_any),
+    _entry("collections.Counter", rule=_rule_container),
+    _entry("collections.defaultdict", rule=_rule_defaultdict),
+    _entry("datetime.date", rule=_rule_any),
+    _entry("datetime.time", rule=_rule_any),
+    _entry("datetime.datetime", rule=_rule_any),
+    _entry("datetime.timedelta", rule=_rule_any),
+    _entry("datetime.timezone", rule=_rule_any),
+    _entry("decimal.Decimal", rule=_rule_decimal),
+    _entry("fractions.Fraction", rule=_rule_fraction),
+    _entry("uuid.UUID", rule=_rule_any),
+    _entry("uuid.SafeUUID", rule=_rule_any),
+    _entry("array.array", rule=_rule_any),
+    _entry("array._array_reconstructor", rule=_rule_array_reconstructor),
+    _entry("pathlib.PurePosixPath", rule=_rule_path),
+    _entry("pathlib.PureWindowsPath", rule=_rule_path),
+], "default")
+
+
+cdef tuple _CALLABLE_KINDS = (
+    type, _types.FunctionType, _types.BuiltinFunctionType, _types.MethodType,
+    _types.BuiltinMethodType, _types.MethodWrapperType, _types.WrapperDescriptorType,
+    _types.MethodDescriptorType, _types.ClassMethodDescriptorType)
+cdef object _NO_RULE = object()   # allowed callable, any arguments
+cdef dict _policy_cache = {}      # allow value -> SafePolicy
+
+
+cdef SafePolicy _policy_for(object allow, object unsafe):
+    """The compiled policy for an ``allow=`` value (cached when hashable)."""
+    cdef Allowlist al
+    if not unsafe:
+        if isinstance(allow, Allowlist):
+            al = <Allowlist>allow
+            if al._compiled is None:
+                al._compiled = SafePolicy(allow, ())
+            return <SafePolicy>al._compiled
+        try:
+            p = _policy_cache.get(allow)
+        except TypeError:
+            return SafePolicy(allow, ())
+        if p is None:
+            p = SafePolicy(allow, ())
+            if len(_policy_cache) > 64:
+                _policy_cache.clear()
+            _policy_cache[allow] = p
+        return <SafePolicy>p
+    return SafePolicy(allow, unsafe)
+
+
+cdef list _flatten(object allow):
+    """Entries of an ``allow=`` value: an Allowlist, an object, a
+    "module.qualname" string, or a tuple/list of those."""
+    out = []
+    if allow is None:
+        return out
+    if isinstance(allow, Allowlist):
+        out.extend((<Allowlist>allow).entries)
+    elif isinstance(allow, str):
+        if "." not in allow:
+            raise ValueError("allow entry %r is not a 'module.qualname' name" % allow)
+        out.append(_entry(allow))
+    elif isinstance(allow, (tuple, list, set, frozenset)):
+        for item in allow:
+            out.extend(_flatten(item))
+    else:
+        mod = getattr(allow, "__module__", None)
+        qn = getattr(allow, "__qualname__", None)
+        if not isinstance(mod, str) or not isinstance(qn, str):
+            raise TypeError("allow entry %r has no __module__/__qualname__: "
+                            "give it as a 'module.qualname' string" % (allow,))
+        out.append(_entry("%s.%s" % (mod, qn), allow, _NO_RULE))
+    return out
+
+
+@cython.final
+cdef class SafePolicy(LoadPolicy):
+    """A compiled allowlist (the default set plus *allow*)."""
+
+    def __init__(self, allow=(), unsafe=()):
+        self._names = {}
+        self._calls = {}
+        self._build = {}
+        self._setitem = {}
+        self._keep = []
+        bases = []
+        unsafe_entries = _flatten(unsafe)
+        unsafe_names = set(e[0] for e in unsafe_entries)
+        entries = []
+        for e in list(DEFAULT.entries) + _flatten(allow) + unsafe_entries:
+            if isinstance(e[1], _DTypeClasses):
+                entries.extend(e[1].expand())
+            else:
+                entries.append(e)
+        for name, source, rule, flags in entries:
+            if name in self._names:
+                if rule is not _NO_RULE:
+                    continue
+                # an object given by the caller: any arguments
+            obj = source
+            if isinstance(source, _Spellings):
+                obj = source.resolve()
+                if obj is None:
+                    continue
+            elif isinstance(source, str):
+                obj = _resolve_name(source)
+                if obj is None:
+                    continue      # not installed here, or gone: stays refused
+            if name not in unsafe_names:
+                # checked at every module/qualname split of the name
+                reason = self._never_full(name, obj)
+                if reason is not None:
+                    raise ValueError(
+                        "%s is never allowed (%s); if you really mean to let the "
+                        "pickle run it, pass it in unsafe_allow_code_execution=" % (name, reason))
+            self._names[name] = obj
+            self._keep.append(obj)
+            if callable(obj):
+                self._calls[id(obj)] = None if rule is _NO_RULE else rule
+            if isinstance(obj, type):
+                self._build[id(obj)] = obj
+                if "build-subclasses" in flags:
+                    bases.append(obj)
+        self._build_bases = tuple(bases)
+        self.names = tuple(sorted(self._names))
+        # builtins.getattr, as pickles of methods use it (getattr(cls,
+        # 'name')), only reaches a name the allowlist has.
+        ga = _SafeGetattr(self)
+        self._names["builtins.getattr"] = ga
+        self._keep.append(ga)
+        self._calls[id(ga)] = None
+
+    cdef object _never_full(self, str name, object obj):
+        # module/qualname split at every dot (the name's module part may
+        # itself contain dots)
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            r = _never_reason(".".join(parts[:i]), ".".join(parts[i:]), obj)
+            if r is not None:
+                return r
+        return None
+
+    def __repr__(self):
+        return "<SafePolicy: %d names>" % len(self.names)
+
+    def names_of(self, obj):
+        """The allowed names of *obj*."""
+        return [k for k, v in self._names.items() if v is obj]
+
+    cdef int _refuse(self, Unpickler u, str what, str opname, Py_ssize_t back,
+                     str reason, object module, object name) except -1:
+        offset = _stream_offset(u, back)
+        raise UnpicklingRefused(
+            "refused %s (%s at offset %s): %s" % (what, opname, offset, reason),
+            opcode=opname, offset=offset, module=module, name=name, reason=reason)
+
+    cdef object find_global(self, Unpickler u, object module_name, object global_name):
+        cdef Py_ssize_t back
+        cdef unsigned char last = 0
+        if u._buf != NULL and u._pos >= 1:
+            last = <unsigned char>u._buf[u._pos - 1]
+        if last == 0x93:
+            opname, back = "STACK_GLOBAL", 1
+        else:
+            back = (len((<str>module_name).encode("utf-8", "surrogatepass")) +
+                    len((<str>global_name).encode("utf-8", "surrogatepass")) + 3)
+            opname = "GLOBAL"
+            if u._buf != NULL and u._pos >= back and <unsigned char>u._buf[u._pos - back] == 0x69:
+                opname = "INST"
+                if isinstance(u, SafeUnpickler):
+                    (<SafeUnpickler>u)._inst_pos = u._pos - back
+        PySys_Audit("pickle.find_class", "OO", <PyObject *>module_name, <PyObject *>global_name)
+        if u._proto < 3 and u._fix_imports:
+            item = _compat_pickle.NAME_MAPPING.get((module_name, global_name))
+            if item is not None:
+                module_name, global_name = item
+            else:
+                item = _compat_pickle.IMPORT_MAPPING.get(module_name)
+                if item is not None:
+                    module_name = item
+        return self._lookup(u, module_name, global_name, opname, back)
+
+    cdef object _lookup(self, Unpickler u, object module_name, object global_name,
+                        str opname, Py_ssize_t back):
+        if type(module_name) is not str or type(global_name) is not str:
+            self._refuse(u, "a global with non-str names", opname, back,
+                         "names must be str", None, None)
+        key = "%s.%s" % (module_name, global_name)
+        obj = self._names.get(key, _NO_RULE)
+        if obj is _NO_RULE:
+            reason = self._never_full(key, None)
+            self._refuse(u, "global '%s'" % key, opname, back,
+                         "never allowed: " + reason if reason is not None
+                         else "not in the allowlist", module_name, global_name)
+        return obj
+
+    cdef object extension(self, Unpickler u, long code, int nbytes):
+        opname = "EXT%d" % nbytes
+        pair = _copyreg._inverted_registry.get(code)
+        if (type(pair) is not tuple or len(pair) != 2):
+            self._refuse(u, "extension code %d" % code, opname, 1 + nbytes,
+                         "not registered", None, None)
+        return self._lookup(u, pair[0], pair[1], opname, 1 + nbytes)
+
+    cdef int check_call(self, Unpickler u, int op, object func, object args,
+                        object kwargs) except -1:
+        cdef Py_ssize_t back = 1
+        opname = _OPNAMES.get(op, "?")
+        if op == 0x69 and isinstance(u, SafeUnpickler):
+            # INST: its opcode is before the two lines find_global measured
+            back = u._pos - (<SafeUnpickler>u)._inst_pos
+        rule = self._calls.get(id(func), _NO_RULE)
+        if rule is _NO_RULE:
+            return self._refuse(u, "calling %s" % _describe(func), opname, back,
+                                "not an allowed callable", None, None)
+        self._check_callable_args(u, op, func, args, kwargs)
+        if rule is not None:
+            reason = rule(args, kwargs)
+            if reason is not None:
+                self._refuse(u, "calling %s" % _describe(func), opname, back,
+                             reason, None, None)
+        return 0
+
+    cdef int _check_callable_args(self, Unpickler u, int op, object func,
+                                  object args, object kwargs) except -1:
+        # Classes and functions passed as arguments (a class to reconstruct,
+        # a default factory) must be allowed themselves: an allowed callable
+        # that calls its argument must not reach anything else.
+        for a in args:
+            if isinstance(a, _CALLABLE_KINDS) and id(a) not in self._calls:
+                self._refuse(u, "calling %s with %s" % (_describe(func), _describe(a)),
+                             _OPNAMES.get(op, "?"), 1 if op != 0x69 else 0,
+                             "argument is not an allowed callable",
+                             None, None)
+        if kwargs:
+            for a in (<dict>kwargs).values():
+                if isinstance(a, _CALLABLE_KINDS) and id(a) not in self._calls:
+                    self._refuse(u, "calling %s with %s" % (_describe(func), _describe(a)),
+                                 _OPNAMES.get(op, "?"), 1,
+                                 "argument is not an allowed callable", None, None)
+        return 0
+
+    cdef int check_build(self, Unpickler u, object inst, object state) except -1:
+        t = type(inst)
+        if isinstance(inst, (type, _types.ModuleType, _types.FunctionType,
+                             _types.BuiltinFunctionType, _types.MethodType,
+                             _types.CodeType, _types.BuiltinMethodType)):
+            return self._refuse(u, "BUILD on %s" % _describe(inst), "BUILD", 1,
+                                "state is only applied to instances", None, None)
+        if id(t) not in self._build and not (self._build_bases and
+                                             isinstance(inst, self._build_bases)):
+            return self._refuse(u, "BUILD on an instance of %s" % _describe(t), "BUILD", 1,
+                                "its class is not allowed", None, None)
+        if getattr(t, "__setstate__", None) is not None:
+            d = getattr(inst, "__dict__", None)
+            if type(d) is dict and "__setstate__" in <dict>d:
+                return self._refuse(u, "BUILD on %s" % _describe(t), "BUILD", 1,
+                                    "instance shadows __setstate__", None, None)
+            return 0
+        slotstate = None
+        if type(state) is tuple and len(<tuple>state) == 2:
+            state, slotstate = state
+        for d in (state, slotstate):
+            if d is None:
+                continue
+            if type(d) is not dict:
+                return self._refuse(u, "BUILD state of %s" % type(d).__name__, "BUILD", 1,
+                                    "state must be a dict", None, None)
+            for k in <dict>d:
+                if type(k) is not str or ((<str>k).startswith("__") and (<str>k).endswith("__")):
+                    return self._refuse(u, "BUILD attribute %r" % (k,), "BUILD", 1,
+                                        "dunder and non-str attributes are never set",
+                                        None, None)
+        return 0
+
+    cdef object _builtin_method(self, object target, str method, str opname):
+        # The method of the nearest built-in (static) type in the target's
+        # MRO, provided that type is allowed (or is list/dict): never a
+        # method a Python subclass overrides.
+        for base in type(target).__mro__:
+            if not PyType_GetFlags(base) & Py_TPFLAGS_HEAPTYPE:
+                if base is object:
+                    break
+                if id(base) in self._calls or base is list or base is dict:
+                    f = getattr(base, method, None)
+                    if f is not None:
+                        return f
+                break
+        return None
+
+    cdef object builtin_extend(self, Unpickler u, object target):
+        f = self._builtin_method(target, "extend", "APPENDS")
+        if f is None:
+            self._refuse(u, "APPENDS to %s" % _describe(type(target)), "APPENDS", 1,
+                         "only built-in list-like types are extended", None, None)
+        return f
+
+    cdef object builtin_setitem(self, Unpickler u, object target):
+        f = self._setitem.get(id(type(target)))
+        if f is None:
+            f = self._builtin_method(target, "__setitem__", "SETITEMS")
+            if f is None:
+                self._refuse(u, "SETITEMS on %s" % _describe(type(target)), "SETITEMS", 1,
+                             "only built-in mapping types are filled", None, None)
+        return f
+
+    cdef int check_additems(self, Unpickler u, object target) except -1:
+        return self._refuse(u, "ADDITEMS to %s" % _describe(type(target)), "ADDITEMS", 1,
+                            "only sets are filled", None, None)
+
+
+class _SafeGetattr:
+    """What builtins.getattr resolves to in a SafeUnpickler: getattr(cls,
+    name) of an allowed class gives the allowed object "<cls>.<name>" and
+    refuses any other name (it reads the allowlist, never the class)."""
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def __call__(self, obj, name, *default):
+        cdef SafePolicy p = self.policy
+        if type(name) is str and not default and isinstance(obj, type) and id(obj) in p._build:
+            for base in p.names_of(obj):
+                r = p._names.get(base + "." + name, _NO_RULE)
+                if r is not _NO_RULE:
+                    return r
+        raise UnpicklingRefused(
+            "refused getattr(%s, %r): only names the allowlist has" % (_describe(obj), name),
+            opcode="REDUCE", reason="getattr only reaches allowed names")
+
+
+# ---------------------------------------------------------------------------
+# Public API
+
+class _NoFile:
+    """Stand-in file for safe_loads' in-memory input."""
+    def read(self, n=-1):
+        return b""
+
+    def readline(self):
+        return b""
+
+
+cdef object _NOFILE = _NoFile()
+cdef object _NO_BUFFERS = object()
+
+
+cdef class SafeUnpickler(Unpickler):
+    """SafeUnpickler(file, *, allow=(), fix_imports=True, encoding='ASCII', errors='strict', buffers=None, unsafe_allow_code_execution=())
+--
+
+    An Unpickler that loads only plain data and what *allow* names.
+
+    *allow* is an Allowlist (``pickler.safe.numpy``, ``pickler.safe.pandas``,
+    combined with ``+``), a class or function, a ``"module.qualname"``
+    string, or a tuple of those.  A pickle that asks for anything else
+    raises ``UnpicklingRefused`` (an ``UnpicklingError``) before that step
+    runs.  ``unsafe_allow_code_execution`` lifts the never-allowed set for
+    the entries it lists (they are allowed too): only for trusted data.
+    """
+
+    def __init__(self, file, *, allow=(), fix_imports=True, encoding="ASCII",
+                 errors="strict", buffers=None, unsafe_allow_code_execution=()):
+        policy = _policy_for(allow, unsafe_allow_code_execution)
+        Unpickler.__init__(self, file, fix_imports=fix_imports, encoding=encoding,
+                           errors=errors, buffers=buffers)
+        self._policy = <SafePolicy>policy
+        self._src_file = file if hasattr(file, "tell") else None
+
+    def find_class(self, module_name, global_name, /):
+        """The allowed object named (module_name, global_name); raises
+        UnpicklingRefused for any other name.  Never imports."""
+        return (<SafePolicy>self._policy)._lookup(self, module_name, global_name,
+                                                   "find_class", 0)
+
+    @property
+    def allowed(self):
+        """The names this unpickler allows (sorted)."""
+        return (<SafePolicy>self._policy).names
+
+
+def safe_load(file, /, *, allow=(), buffers=None, fix_imports=True,
+              encoding="ASCII", errors="strict", unsafe_allow_code_execution=()):
+    """Load a pickle from *file*, allowing only plain data and *allow*.
+
+    See ``SafeUnpickler`` for *allow* and docs/security.md for what is
+    allowed by default and what is never allowed.
+    """
+    return SafeUnpickler(file, allow=allow, buffers=buffers, fix_imports=fix_imports,
+                         encoding=encoding, errors=errors,
+                         unsafe_allow_code_execution=unsafe_allow_code_execution).load()
+
+
+def safe_loads(data, /, *, allow=(), buffers=None, fix_imports=True,
+               encoding="ASCII", errors="strict", unsafe_allow_code_execution=()):
+    """Load a pickle from the bytes-like *data*, allowing only plain data
+    and *allow* (see ``SafeUnpickler``).
+
+    Raises ``UnpicklingRefused`` (a ``pickle.UnpicklingError``) naming the
+    refused global or opcode and its offset, before that step runs.
+    """
+    cdef SafeUnpickler u = SafeUnpickler(_NOFILE, allow=allow, buffers=buffers,
+                                         fix_imports=fix_imports, encoding=encoding,
+                                         errors=errors,
+                                         unsafe_allow_code_execution=unsafe_allow_code_execution)
+    # In-memory input, as pickler.loads reads it: one buffer over *data*.
+    u._file_read = u._file_readline = u._file_readinto = u._file_peek = None
+    u._src_file = None
+    PyObject_GetBuffer(data, &u._view, PyBUF_SIMPLE)
+    u._has_view = True
+    u._buf = <const char *>u._view.buf
+    u._buflen = u._view.len
+    u._pos = 0
+    try:
+        return u.load()
+    finally:
+        u._has_view = False
+        u._buf = NULL
+        u._buflen = 0
+        PyBuffer_Release(&u._view)
+
+
+# ---------------------------------------------------------------------------
+# Ready-made allowlists: numpy and pandas
+
+def _rule_np_dtype(args, kwargs):
+    # dtype(str, align, copy) as numpy's reduce writes it: a str spec parses
+    # without importing or calling anything.
+    if kwargs or not 1 <= len(args) <= 3 or type(args[0]) is not str:
+        return "numpy.dtype only of a str spec"
+    if not _all_types(args[1:], (bool, int)):
+        return "numpy.dtype flags must be bools"
+    return None
+
+
+def _rule_np_reconstruct(args, kwargs):
+    import numpy
+    if kwargs or len(args) != 3 or not isinstance(args[0], type) or \
+            not issubclass(args[0], numpy.ndarray):
+        return "_reconstruct only of allowed array classes"
+    if type(args[1]) is not tuple or not _all_types(args[1], (int,)) or \
+            type(args[2]) not in (bytes, str):
+        return "_reconstruct(cls, shape, typecode) only"
+    return None
+
+
+def _rule_np_frombuffer(args, kwargs):
+    import numpy
+    if kwargs or len(args) != 4 or not isinstance(args[1], numpy.dtype) or args[1].hasobject:
+        return "_frombuffer(buffer, dtype, shape, order) of a dtype without objects only"
+    if type(args[2]) is not tuple or not _all_types(args[2], (int,)) or type(args[3]) is not str:
+        return "_frombuffer(buffer, dtype, shape, order) only"
+    return None
+
+
+def _rule_np_scalar(args, kwargs):
+    import numpy
+    if kwargs or not 1 <= len(args) <= 2 or not isinstance(args[0], numpy.dtype):
+        return "scalar(dtype, data) only"
+    if len(args) == 2 and not args[0].hasobject and type(args[1]) is not bytes:
+        return "scalar data must be bytes"
+    return None
+
+
+def _rule_pd_index_ctor(args, kwargs):
+    import pandas
+    if kwargs or len(args) != 2 or not isinstance(args[0], type) or \
+            not issubclass(args[0], pandas.Index) or type(args[1]) is not dict:
+        return "only (allowed Index class, dict)"
+    return None
+
+
+def _rule_pd_ndarray_backed(args, kwargs):
+    from pandas._libs.arrays import NDArrayBacked
+    if kwargs or len(args) != 3 or not isinstance(args[0], type) or \
+            not issubclass(args[0], NDArrayBacked):
+        return "only of allowed array classes"
+    return None
+
+
+def _rule_zoneinfo(args, kwargs):
+    # ZoneInfo reads the time zone database by key: keys as the database
+    # spells them (zoneinfo itself also rejects absolute and '..' paths).
+    if kwargs or not 1 <= len(args) <= 2 or type(args[0]) is not str:
+        return "ZoneInfo only of a key"
+    key = args[0]
+    if not key or len(key) > 255 or key.startswith("/") or ".." in key or not all(
+            c.isascii() and (c.isalnum() or c in "_+-/") for c in key):
+        return "not a time zone key"
+    if len(args) == 2 and type(args[1]) not in (int, bool):
+        return "ZoneInfo only of a key"
+    return None
+
+
+cdef list _numpy_entries():
+    out = [
+        _entry("numpy.ndarray", rule=_rule_refuse_call),
+        _entry("numpy.dtype", rule=_rule_np_dtype, flags=("build-subclasses",)),
+    ]
+    for core in ("numpy._core", "numpy.core"):
+        # numpy 2 writes numpy._core, numpy 1 numpy.core: both names map to
+        # the object of the installed numpy, never through numpy.core's
+        # module __getattr__ shim.
+        for name, rule in (("multiarray._reconstruct", _rule_np_reconstruct),
+                           ("multiarray.scalar", _rule_np_scalar),
+                           ("numeric._frombuffer", _rule_np_frombuffer)):
+            out.append(_entry("%s.%s" % (core, name),
+                              _Spellings("numpy._core.%s" % name, "numpy.core.%s" % name),
+                              rule))
+    out.append(_entry("numpy.dtypes.*", _DTypeClasses(), _rule_any))
+    return out
+
+
+class _DTypeClasses:
+    """The numpy.dtypes.*DType classes of the installed numpy (listed when
+    the allowlist is compiled, so that importing pickler imports no numpy)."""
+
+    def expand(self):
+        try:
+            import numpy.dtypes as nd
+        except ImportError:
+            return []
+        return [_entry("numpy.dtypes." + n, rule=_rule_any)
+                for n in sorted(vars(nd)) if n.endswith("DType")]
+
+
+class _Spellings:
+    """Where a numpy name is resolved from: the first of several spellings
+    that exists in the installed numpy."""
+    def __init__(self, *names):
+        self.names = names
+
+    def resolve(self):
+        for n in self.names:
+            obj = _resolve_name(n)
+            if obj is not None:
+                return obj
+        return None
+
+
+NUMPY = Allowlist(_numpy_entries(), "numpy")
+
+_PANDAS_CLASSES = """
+    pandas.DataFrame pandas.Series pandas.Index pandas.RangeIndex pandas.MultiIndex
+    pandas.DatetimeIndex pandas.TimedeltaIndex pandas.PeriodIndex pandas.IntervalIndex
+    pandas.CategoricalIndex pandas.Categorical pandas.Interval pandas.Period
+    pandas.CategoricalDtype pandas.DatetimeTZDtype pandas.PeriodDtype pandas.IntervalDtype
+    pandas.SparseDtype pandas.StringDtype pandas.BooleanDtype pandas.Int8Dtype
+    pandas.Int16Dtype pandas.Int32Dtype pandas.Int64Dtype pandas.UInt8Dtype
+    pandas.UInt16Dtype pandas.UInt32Dtype pandas.UInt64Dtype pandas.Float32Dtype
+    pandas.Float64Dtype pandas.ArrowDtype
+    pandas.arrays.BooleanArray pandas.arrays.DatetimeArray pandas.arrays.IntegerArray
+    pandas.arrays.FloatingArray pandas.arrays.PeriodArray pandas.arrays.SparseArray
+    pandas.arrays.StringArray pandas.arrays.TimedeltaArray pandas.arrays.IntervalArray
+    pandas.arrays.NumpyExtensionArray
+    pandas.core.internals.managers.BlockManager
+    pandas.core.internals.managers.SingleBlockManager
+    pandas._libs.sparse.IntIndex pandas._libs.sparse.BlockIndex
+    pandas._libs.tslibs.offsets.BusinessDay pandas._libs.tslibs.offsets.Day
+    pandas._libs.tslibs.offsets.Hour pandas._libs.tslibs.offsets.Minute
+    pandas._libs.tslibs.offsets.Second pandas._libs.tslibs.offsets.Milli
+    pandas._libs.tslibs.offsets.Micro pandas._libs.tslibs.offsets.Nano
+    pandas._libs.tslibs.offsets.MonthEnd pandas._libs.tslibs.offsets.MonthBegin
+    pandas._libs.tslibs.offsets.YearEnd pandas._libs.tslibs.offsets.YearBegin
+    pandas._libs.tslibs.offsets.QuarterEnd pandas._libs.tslibs.offsets.QuarterBegin
+    pandas._libs.tslibs.offsets.Week pandas._libs.tslibs.offsets.DateOffset
+    pandas._libs.tslibs.offsets.BusinessMonthEnd pandas._libs.tslibs.offsets.BusinessHour
+""".split()
+
+
+cdef list _pandas_entries():
+    out = list(NUMPY.entries)
+    out += [_entry(n, rule=_rule_any) for n in _PANDAS_CLASSES]
+    out += [
+        _entry("pandas.NA"), _entry("pandas.NaT"),
+        _entry("pandas._libs.missing.NA"),
+        _entry("pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
+               "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked", _rule_pd_ndarray_backed),
+        _entry("pandas._libs.internals._unpickle_block", rule=_rule_any),
+        _entry("pandas._libs.tslibs.nattype._nat_unpickle", rule=_rule_empty),
+        _entry("pandas._libs.tslibs.timedeltas._timedelta_unpickle", rule=_rule_any),
+        _entry("pandas._libs.tslibs.timestamps._unpickle_timestamp", rule=_rule_any),
+        _entry("pandas.core.indexes.base._new_Index", rule=_rule_pd_index_ctor),
+        _entry("pandas.core.indexes.datetimes._new_DatetimeIndex", rule=_rule_pd_index_ctor),
+        _entry("pandas.core.indexes.interval._new_IntervalIndex", rule=_rule_pd_index_ctor),
+        _entry("pandas.core.indexes.period._new_PeriodIndex", rule=_rule_pd_index_ctor),
+        _entry("zoneinfo.ZoneInfo", rule=_rule_zoneinfo),
+        _entry("zoneinfo.ZoneInfo._unpickle", rule=_rule_zoneinfo),
+    ]
+    return out
+
+
+PANDAS = Allowlist(_pandas_entries(), "pandas")
