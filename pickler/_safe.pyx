@@ -22,6 +22,7 @@ import pickle as _pickle_mod
 import sys
 import types as _types
 import _compat_pickle
+from codecs import lookup as _codecs_lookup
 
 cdef extern from "Python.h":
     int PySys_Audit(const char *, const char *, ...) except -1
@@ -520,6 +521,13 @@ cdef class SafePolicy(LoadPolicy):
                 if rule is not _NO_RULE:
                     continue
                 # an object given by the caller: any arguments
+            if name not in unsafe_names:
+                # by name first: a never-allowed module is not even imported
+                reason = self._never_full(name, None)
+                if reason is not None:
+                    raise ValueError(
+                        "%s is never allowed (%s); if you really mean to let the "
+                        "pickle run it, pass it in unsafe_allow_code_execution=" % (name, reason))
             obj = source
             if isinstance(source, _Spellings):
                 obj = source.resolve()
@@ -546,6 +554,10 @@ cdef class SafePolicy(LoadPolicy):
                     bases.append(obj)
         self._build_bases = tuple(bases)
         self.names = tuple(sorted(self._names))
+        # bytes at protocols 0-2 (_codecs.encode, bytearray) use the latin-1
+        # codec: look it up now, so that a load never imports its module.
+        "".encode("latin-1")
+        _codecs_lookup("latin-1")
         # builtins.getattr, as pickles of methods use it (getattr(cls,
         # 'name')), only reaches a name the allowlist has.
         ga = _SafeGetattr(self)
@@ -1000,7 +1012,7 @@ cdef list _pandas_entries():
         _entry("pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
                "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked", _rule_pd_ndarray_backed),
         _entry("pandas._libs.internals._unpickle_block", rule=_rule_any),
-        _entry("pandas._libs.tslibs.nattype._nat_unpickle", rule=_rule_empty),
+        _entry("pandas._libs.tslibs.nattype._nat_unpickle", rule=_rule_any),
         _entry("pandas._libs.tslibs.timedeltas._timedelta_unpickle", rule=_rule_any),
         _entry("pandas._libs.tslibs.timestamps._unpickle_timestamp", rule=_rule_any),
         _entry("pandas.core.indexes.base._new_Index", rule=_rule_pd_index_ctor),

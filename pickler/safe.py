@@ -22,4 +22,22 @@ from ._safe import (  # noqa: F401
 )
 from ._safe import NUMPY as numpy  # noqa: F401
 from ._safe import PANDAS as pandas  # noqa: F401
-from ._scan import GlobalRef, scan  # noqa: F401
+
+
+def scan(data):
+    """Every global the pickle *data* refers to, as a list of GlobalRef
+    (module, name, opcode, offset), in stream order, without running
+    anything: names built with STACK_GLOBAL from memoized strings included
+    (None where the pickle computes them).  Raises pickle.UnpicklingError
+    on a malformed stream."""
+    from ._scan import scan as _scan
+    return _scan(data)
+
+
+def __getattr__(name):
+    # GlobalRef lives with the scanner (pickletools and typing are imported
+    # only when a scan runs, not by ``import pickler``).
+    if name == "GlobalRef":
+        from ._scan import GlobalRef
+        return GlobalRef
+    raise AttributeError("module 'pickler.safe' has no attribute %r" % name)
