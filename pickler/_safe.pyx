@@ -17,15 +17,18 @@ from ._unpickler cimport Unpickler, LoadPolicy
 
 import copyreg as _copyreg
 import importlib as _importlib
-import io as _io
 import pickle as _pickle_mod
 import sys
 import types as _types
 import _compat_pickle
 from codecs import lookup as _codecs_lookup
 
+from cpython.object cimport PyTypeObject
+
 cdef extern from "Python.h":
     int PySys_Audit(const char *, const char *, ...) except -1
+    bint PyType_Check(object)
+    PyTypeObject *Py_TYPE(object)
     unsigned long Py_TPFLAGS_HEAPTYPE
     unsigned long PyType_GetFlags(object)
 
@@ -348,7 +351,7 @@ cdef class Allowlist:
     def __add__(self, other):
         if isinstance(other, Allowlist):
             o = <Allowlist>other
-            seen = set(e[0] for e in self.entries)
+            seen = {e[0] for e in self.entries}
             return Allowlist(self.entries + tuple(e for e in o.entries if e[0] not in seen),
                              "%s + %s" % (self.label, o.label))
         return NotImplemented
@@ -385,7 +388,7 @@ cdef object _resolve_name(str dotted):
             except Exception:
                 return None
         obj = mod
-        for j, part in enumerate(parts[i:]):
+        for part in parts[i:]:
             d = getattr(obj, "__dict__", None)
             if d is None or part not in d:
                 return None
@@ -442,10 +445,10 @@ DEFAULT = Allowlist([
 ], "default")
 
 
-cdef tuple _CALLABLE_KINDS = (
-    type, _types.FunctionType, _types.BuiltinFunctionType, _types.MethodType,
+cdef frozenset _CALLABLE_TYPES = frozenset((
+    _types.FunctionType, _types.BuiltinFunctionType, _types.MethodType,
     _types.BuiltinMethodType, _types.MethodWrapperType, _types.WrapperDescriptorType,
-    _types.MethodDescriptorType, _types.ClassMethodDescriptorType)
+    _types.MethodDescriptorType, _types.ClassMethodDescriptorType))
 cdef object _NO_RULE = object()   # allowed callable, any arguments
 cdef dict _policy_cache = {}      # allow value -> SafePolicy
 
@@ -509,7 +512,7 @@ cdef class SafePolicy(LoadPolicy):
         self._keep = []
         bases = []
         unsafe_entries = _flatten(unsafe)
-        unsafe_names = set(e[0] for e in unsafe_entries)
+        unsafe_names = {e[0] for e in unsafe_entries}
         entries = []
         for e in list(DEFAULT.entries) + _flatten(allow) + unsafe_entries:
             if isinstance(e[1], _DTypeClasses):
@@ -547,7 +550,7 @@ cdef class SafePolicy(LoadPolicy):
             self._names[name] = obj
             self._keep.append(obj)
             if callable(obj):
-                self._calls[id(obj)] = None if rule is _NO_RULE else rule
+                self._calls[id(obj)] = None if rule is _NO_RULE or rule is _rule_any else rule
             if isinstance(obj, type):
                 self._build[id(obj)] = obj
                 if "build-subclasses" in flags:
@@ -662,14 +665,14 @@ cdef class SafePolicy(LoadPolicy):
         # a default factory) must be allowed themselves: an allowed callable
         # that calls its argument must not reach anything else.
         for a in args:
-            if isinstance(a, _CALLABLE_KINDS) and id(a) not in self._calls:
+            if (PyType_Check(a) or type(a) in _CALLABLE_TYPES) and id(a) not in self._calls:
                 self._refuse(u, "calling %s with %s" % (_describe(func), _describe(a)),
                              _OPNAMES.get(op, "?"), 1 if op != 0x69 else 0,
                              "argument is not an allowed callable",
                              None, None)
         if kwargs:
             for a in (<dict>kwargs).values():
-                if isinstance(a, _CALLABLE_KINDS) and id(a) not in self._calls:
+                if (PyType_Check(a) or type(a) in _CALLABLE_TYPES) and id(a) not in self._calls:
                     self._refuse(u, "calling %s with %s" % (_describe(func), _describe(a)),
                                  _OPNAMES.get(op, "?"), 1,
                                  "argument is not an allowed callable", None, None)
@@ -677,16 +680,25 @@ cdef class SafePolicy(LoadPolicy):
 
     cdef int check_build(self, Unpickler u, object inst, object state) except -1:
         t = type(inst)
-        if isinstance(inst, (type, _types.ModuleType, _types.FunctionType,
-                             _types.BuiltinFunctionType, _types.MethodType,
-                             _types.CodeType, _types.BuiltinMethodType)):
+        # classes, modules and functions never get state (their types are
+        # never allowed; a metaclass someone allowed is caught here)
+        if PyType_Check(inst) or t in _CALLABLE_TYPES or t is _types.ModuleType:
             return self._refuse(u, "BUILD on %s" % _describe(inst), "BUILD", 1,
                                 "state is only applied to instances", None, None)
-        if id(t) not in self._build and not (self._build_bases and
-                                             isinstance(inst, self._build_bases)):
-            return self._refuse(u, "BUILD on an instance of %s" % _describe(t), "BUILD", 1,
-                                "its class is not allowed", None, None)
-        if getattr(t, "__setstate__", None) is not None:
+        has_setstate = self._build.get(id(t))
+        if has_setstate is None:
+            if not (self._build_bases and isinstance(inst, self._build_bases)):
+                return self._refuse(u, "BUILD on an instance of %s" % _describe(t), "BUILD",
+                                    1, "its class is not allowed", None, None)
+            has_setstate = getattr(t, "__setstate__", None) is not None
+            self._build[id(t)] = has_setstate
+            self._keep.append(t)
+        elif type(has_setstate) is not bool:
+            has_setstate = getattr(t, "__setstate__", None) is not None
+            self._build[id(t)] = has_setstate
+        if has_setstate:
+            if Py_TYPE(inst).tp_dictoffset == 0:
+                return 0
             d = getattr(inst, "__dict__", None)
             if type(d) is dict and "__setstate__" in <dict>d:
                 return self._refuse(u, "BUILD on %s" % _describe(t), "BUILD", 1,
@@ -868,8 +880,19 @@ def _rule_np_dtype(args, kwargs):
     return None
 
 
+cdef object _np = None
+
+
+cdef object _numpy():
+    global _np
+    if _np is None:
+        import numpy
+        _np = numpy
+    return _np
+
+
 def _rule_np_reconstruct(args, kwargs):
-    import numpy
+    numpy = _numpy()
     if kwargs or len(args) != 3 or not isinstance(args[0], type) or \
             not issubclass(args[0], numpy.ndarray):
         return "_reconstruct only of allowed array classes"
@@ -880,7 +903,7 @@ def _rule_np_reconstruct(args, kwargs):
 
 
 def _rule_np_frombuffer(args, kwargs):
-    import numpy
+    numpy = _numpy()
     if kwargs or len(args) != 4 or not isinstance(args[1], numpy.dtype) or args[1].hasobject:
         return "_frombuffer(buffer, dtype, shape, order) of a dtype without objects only"
     if type(args[2]) is not tuple or not _all_types(args[2], (int,)) or type(args[3]) is not str:
@@ -889,7 +912,7 @@ def _rule_np_frombuffer(args, kwargs):
 
 
 def _rule_np_scalar(args, kwargs):
-    import numpy
+    numpy = _numpy()
     if kwargs or not 1 <= len(args) <= 2 or not isinstance(args[0], numpy.dtype):
         return "scalar(dtype, data) only"
     if len(args) == 2 and not args[0].hasobject and type(args[1]) is not bytes:

@@ -10,7 +10,7 @@ import copyreg
 import io
 import pickle
 import pickletools
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE",
                "STRING", "BINSTRING", "SHORT_BINSTRING"}
@@ -18,8 +18,8 @@ _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE",
 
 class GlobalRef(NamedTuple):
     """One global a pickle refers to."""
-    module: Optional[str]   # None when the pickle computes it (not a literal)
-    name: Optional[str]
+    module: str | None   # None when the pickle computes it (not a literal)
+    name: str | None
     opcode: str             # GLOBAL, STACK_GLOBAL, INST, EXT1/2/4
     offset: int             # of the opcode in the stream
 

@@ -17,8 +17,15 @@ and ``allow=`` also takes a tuple of allowlists, objects and
 ``"module.qualname"`` strings.
 """
 from ._safe import (  # noqa: F401
-    DEFAULT, NEVER_ALLOWED_BUILTINS, NEVER_ALLOWED_MODULES, NEVER_ALLOWED_NAMES,
-    Allowlist, SafeUnpickler, UnpicklingRefused, safe_load, safe_loads,
+    DEFAULT,
+    NEVER_ALLOWED_BUILTINS,
+    NEVER_ALLOWED_MODULES,
+    NEVER_ALLOWED_NAMES,
+    Allowlist,
+    SafeUnpickler,
+    UnpicklingRefused,
+    safe_load,
+    safe_loads,
 )
 from ._safe import NUMPY as numpy  # noqa: F401
 from ._safe import PANDAS as pandas  # noqa: F401

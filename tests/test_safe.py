@@ -29,10 +29,21 @@ from pickler.safe import UnpicklingRefused
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import test_differential as D  # noqa: E402
-from test_differential import (  # noqa: E402
-    DC, MyBytes, MyDict, MyFloat, MyFrozenSet, MyInt, MyList, MySet, MyStr,
-    MyTuple, Plain, Point, ReduceItems,
+import test_differential as D
+from test_differential import (
+    DC,
+    MyBytes,
+    MyDict,
+    MyFloat,
+    MyFrozenSet,
+    MyInt,
+    MyList,
+    MySet,
+    MyStr,
+    MyTuple,
+    Plain,
+    Point,
+    ReduceItems,
 )
 
 try:
@@ -127,7 +138,6 @@ def _raw_all(body):
 # the load succeeds without the override running).
 
 def hostile_corpus():
-    import _pickle
     import builtins
     import operator
     import runpy

@@ -1,0 +1,173 @@
+#!/usr/bin/env python
+"""safe_loads against pickler.loads, a find_class-restricted pickle.Unpickler
+and fickling's allowlist loader, on the same pickles, in one process.
+
+Workloads (protocol 5, in-band): numpy (``np_sci_record``: six arrays and
+metadata; ``np_small_arrays``: 400 small arrays), pandas (a 20,000-row
+frame with float/int/str/categorical/datetime/nullable columns, and a list
+of 50 small frames) and records (``json_records``: 2000 JSON-like dicts).
+
+Candidates:
+
+* ``pickler.loads``: no checks (the speed reference);
+* ``safe_loads``: ``pickler.safe_loads(data, allow=pickler.safe.numpy)``
+  (``pickler.safe.pandas`` for the pandas workloads);
+* ``find_class``: the stdlib's C ``pickle.Unpickler`` subclass overriding
+  ``find_class`` with a set of allowed (module, name) pairs, the usual
+  advice (it checks globals only, not REDUCE/BUILD);
+* ``fickling``: ``fickling.ml.FicklingMLUnpickler(file, also_allow=[...])``
+  (pure-Python allowlist loader), given the names ``pickler.safe.scan``
+  lists for the workload.
+
+Timing: rounds interleave the candidates (order rotated each round); each
+figure is the median over rounds of the per-call time, with the spread
+(min-max over rounds).  The machine is shared and noisy: compare ratios.
+
+    python benchmarks/bench_safe.py [--rounds 15] [--quick]
+"""
+import argparse
+import io
+import os
+import pickle
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+def workloads(quick=False):
+    import numpy as np
+    import pandas as pd
+
+    import bench_workloads as W
+    out = []
+    scale = 0.02 if quick else 0.05
+    for name in ("np_sci_record", "np_small_arrays", "json_records"):
+        w = W.get_workload(name, scale)
+        out.append((name, "records" if name == "json_records" else "numpy", w.make()))
+    rng = np.random.default_rng(0)
+    n = 5000 if quick else 20000
+    frame = pd.DataFrame({
+        "float": rng.random(n), "int": rng.integers(0, 10, n),
+        "str": ["row%d" % (i % 100) for i in range(n)],
+        "category": pd.Categorical(rng.choice(["u", "v", "w"], n)),
+        "when": pd.date_range("2020-01-01", periods=n, freq="min", tz="UTC"),
+        "nullable_int": pd.array(rng.integers(0, 5, n), dtype="Int64"),
+    })
+    out.append(("pandas_frame", "pandas", frame))
+    out.append(("pandas_small_frames", "pandas",
+                [frame.iloc[i * 10:(i + 1) * 10].reset_index(drop=True) for i in range(50)]))
+    return out
+
+
+class FindClassUnpickler(pickle.Unpickler):
+    """The usual advice: the C Unpickler with find_class restricted."""
+    allowed = frozenset()
+
+    def find_class(self, module, name):
+        if (module, name) in self.allowed:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError("global %s.%s is forbidden" % (module, name))
+
+
+def candidates(kind, blob):
+    import pickler
+    allow = pickler.safe.pandas if kind == "pandas" else pickler.safe.numpy
+    refs = pickler.safe.scan(blob)
+    pairs = frozenset((r.module, r.name) for r in refs)
+    names = sorted({"%s.%s" % p for p in pairs})
+
+    class FC(FindClassUnpickler):
+        allowed = pairs
+
+    cands = {
+        "pickler.loads": lambda: pickler.loads(blob),
+        "safe_loads": lambda: pickler.safe_loads(blob, allow=allow),
+        "find_class": lambda: FC(io.BytesIO(blob)).load(),
+    }
+    try:
+        from fickling.ml import FicklingMLUnpickler
+
+        def fick():
+            return FicklingMLUnpickler(io.BytesIO(blob), also_allow=names).load()
+        fick()
+        cands["fickling"] = fick
+    except Exception as e:  # noqa: BLE001  (reported, the others still run)
+        print("  fickling unavailable on this workload: %s: %s" % (type(e).__name__, e))
+    return cands
+
+
+def time_per_call(fn, budget):
+    """Seconds per call: calls repeated for about *budget* seconds."""
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= budget or n >= 1 << 16:
+            return dt / n
+        n *= 2 if dt < budget / 4 else 1
+        if dt >= budget / 4:
+            n = max(n, int(n * budget / max(dt, 1e-9)))
+
+
+def run(rounds, quick):
+    import pickler
+    rows = []
+    for name, kind, obj in workloads(quick):
+        blob = pickle.dumps(obj, protocol=5)
+        ref = pickler.loads(blob)
+        assert pickle.dumps(pickler.safe_loads(
+            blob, allow=pickler.safe.pandas), protocol=5) == pickle.dumps(ref, protocol=5)
+        cands = candidates(kind, blob)
+        for fn in cands.values():
+            fn()
+        samples = {c: [] for c in cands}
+        order = list(cands)
+        for r in range(rounds):
+            order = order[1:] + order[:1]
+            for c in order:
+                samples[c].append(time_per_call(cands[c], 0.02 if quick else 0.05))
+        med = {c: statistics.median(v) for c, v in samples.items()}
+        rows.append((name, kind, len(blob), med, samples))
+        print("%s (%s, %d bytes)" % (name, kind, len(blob)))
+        for c in cands:
+            v = samples[c]
+            print("  %-14s %10.1f us  (min %.1f, max %.1f)  %s" % (
+                c, med[c] * 1e6, min(v) * 1e6, max(v) * 1e6,
+                "" if c == "pickler.loads" else
+                "loads/this = %.2f" % (med["pickler.loads"] / med[c])))
+    print()
+    print("| workload | pickler.loads | safe_loads | speed vs loads | find_class Unpickler "
+          "| fickling | safe_loads vs fickling |")
+    print("|---|---|---|---|---|---|---|")
+    for name, kind, size, med, samples in rows:
+        def fmt(c):
+            if c not in med:
+                return "n/a"
+            v = samples[c]
+            return "%.0f us (%.0f-%.0f)" % (med[c] * 1e6, min(v) * 1e6, max(v) * 1e6)
+        fk = med.get("fickling")
+        print("| %s (%s, %d KB) | %s | %s | %.2f | %s | %s | %s |" % (
+            name, kind, size // 1024, fmt("pickler.loads"), fmt("safe_loads"),
+            med["pickler.loads"] / med["safe_loads"], fmt("find_class"), fmt("fickling"),
+            "%.0fx" % (fk / med["safe_loads"]) if fk else "n/a"))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--quick", action="store_true", help="smaller data, shorter rounds")
+    a = ap.parse_args()
+    import pickler
+    print("pickler: %s   python %s" % (pickler.__file__, sys.version.split()[0]))
+    run(a.rounds, a.quick)
+
+
+if __name__ == "__main__":
+    main()
