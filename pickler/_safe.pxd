@@ -3,12 +3,24 @@
 from ._unpickler cimport Unpickler, LoadPolicy
 
 
+cdef class _PtrMap:
+    # An identity table: object address -> small int, open addressing.  The
+    # policy holds every key (SafePolicy._keep), so an address stays valid.
+    cdef void **_keys
+    cdef int *_vals
+    cdef Py_ssize_t _mask        # capacity - 1 (capacity a power of two)
+    cdef Py_ssize_t _used
+    cdef int get(self, void *key) noexcept     # -1 when absent
+    cdef int set(self, void *key, int value) except -1
+
+
 cdef class SafePolicy(LoadPolicy):
     # One compiled allowlist: the default set plus the caller's entries,
     # resolved to objects once, shared by every load that uses it.
     cdef dict _names         # "module.qualname" -> object, for GLOBAL/STACK_GLOBAL/INST/EXT
-    cdef dict _calls         # id(callable) -> argument rule (None: any arguments)
-    cdef dict _build         # id(class) -> class: exact instances may receive BUILD state
+    cdef _PtrMap _calls      # allowed callable -> argument-rule code (R_NONE: any arguments)
+    cdef _PtrMap _build      # class whose exact instances may receive BUILD state ->
+                             # 0 (not looked at yet), 1 (has __setstate__), 2 (has not)
     cdef tuple _build_bases  # classes whose subclasses' instances may receive BUILD state
     cdef dict _setitem       # id(dict subclass) -> the built-in __setitem__ to use
     cdef list _keep          # every allowed object (keeps the ids above valid)

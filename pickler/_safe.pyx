@@ -13,6 +13,7 @@ that use it, so a check is a dict lookup.
 cimport cython
 from cpython.ref cimport PyObject
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from cpython.mem cimport PyMem_Calloc, PyMem_Free
 from ._unpickler cimport Unpickler, LoadPolicy
 
 import copyreg as _copyreg
@@ -173,9 +174,47 @@ cdef tuple _NEVER_OBJECTS = tuple(
               "vars", "type", "super", "print"))
 
 
+cdef enum:
+    # argument rules of the allowlist entries (see _apply_rule)
+    R_NONE = 0
+    R_ANY = 1
+    R_ARRAY_RECONSTRUCTOR = 2
+    R_BYTEARRAY = 3
+    R_BYTES = 4
+    R_CODECS_ENCODE = 5
+    R_CONTAINER = 6
+    R_DECIMAL = 7
+    R_DEFAULTDICT = 8
+    R_EMPTY = 9
+    R_FRACTION = 10
+    R_INTS = 11
+    R_NO_KWARGS_NUMBERS = 12
+    R_NP_DTYPE = 13
+    R_NP_FROMBUFFER = 14
+    R_NP_RECONSTRUCT = 15
+    R_NP_SCALAR = 16
+    R_PATH = 17
+    R_PD_INDEX_CTOR = 18
+    R_PD_NDARRAY_BACKED = 19
+    R_RECONSTRUCTOR = 20
+    R_REFUSE_CALL = 21
+    R_SLICE = 22
+    R_STR_ONLY = 23
+    R_STRS = 24
+    R_ZONEINFO = 25
+
+
 # ---------------------------------------------------------------------------
-# Argument rules: called as rule(args, kwargs) with args a tuple and kwargs
-# a dict or None; return None to accept or a reason string to refuse.
+# Argument rules, C functions selected by the R_* code of an entry (see
+# _apply_rule): called with args (a tuple) and kwargs (a dict or None);
+# return None to accept or a reason string to refuse.
+
+cdef bint _all_ints(tuple seq) noexcept:
+    for x in seq:
+        if type(x) is not int:
+            return False
+    return True
+
 
 cdef bint _all_types(object seq, tuple types):
     for x in seq:
@@ -184,7 +223,7 @@ cdef bint _all_types(object seq, tuple types):
     return True
 
 
-def _rule_no_kwargs_numbers(args, kwargs):
+cdef object _rule_no_kwargs_numbers(tuple args, object kwargs):
     if kwargs:
         return "keyword arguments"
     if not _all_types(args, (int, float, bool)):
@@ -192,37 +231,37 @@ def _rule_no_kwargs_numbers(args, kwargs):
     return None
 
 
-def _rule_ints(args, kwargs):
+cdef object _rule_ints(tuple args, object kwargs):
     if kwargs or not _all_types(args, (int, bool)):
         return "arguments must be ints"
     return None
 
 
-def _rule_slice(args, kwargs):
+cdef object _rule_slice(tuple args, object kwargs):
     if kwargs or not _all_types(args, (int, bool, type(None))):
         return "arguments must be ints or None"
     return None
 
 
-def _rule_str_only(args, kwargs):
+cdef object _rule_str_only(tuple args, object kwargs):
     if kwargs or not _all_types(args, (str,)) or len(args) > 1:
         return "only one str argument"
     return None
 
 
-def _rule_strs(args, kwargs):
+cdef object _rule_strs(tuple args, object kwargs):
     if kwargs or not _all_types(args, (str,)):
         return "arguments must be str"
     return None
 
 
-def _rule_empty(args, kwargs):
+cdef object _rule_empty(tuple args, object kwargs):
     if args or kwargs:
         return "no arguments allowed"
     return None
 
 
-def _rule_container(args, kwargs):
+cdef object _rule_container(tuple args, object kwargs):
     if kwargs or len(args) > 1:
         return "at most one argument"
     if args and type(args[0]) not in (list, tuple, dict, set, frozenset, str, bytes):
@@ -230,7 +269,7 @@ def _rule_container(args, kwargs):
     return None
 
 
-def _rule_bytes(args, kwargs):
+cdef object _rule_bytes(tuple args, object kwargs):
     if kwargs:
         return "keyword arguments"
     if args == () or (len(args) == 1 and type(args[0]) in (bytes, bytearray)):
@@ -238,7 +277,7 @@ def _rule_bytes(args, kwargs):
     return "bytes() only of bytes (protocols 0-2 use _codecs.encode)"
 
 
-def _rule_bytearray(args, kwargs):
+cdef object _rule_bytearray(tuple args, object kwargs):
     if kwargs:
         return "keyword arguments"
     if args == () or (len(args) == 1 and type(args[0]) in (bytes, bytearray)):
@@ -249,20 +288,20 @@ def _rule_bytearray(args, kwargs):
     return "bytearray() only of bytes or (str, 'latin-1')"
 
 
-def _rule_codecs_encode(args, kwargs):
+cdef object _rule_codecs_encode(tuple args, object kwargs):
     if (not kwargs and len(args) == 2 and type(args[0]) is str
             and type(args[1]) is str and args[1] == "latin1"):
         return None
     return "_codecs.encode only as pickle writes bytes: (str, 'latin1')"
 
 
-def _rule_decimal(args, kwargs):
+cdef object _rule_decimal(tuple args, object kwargs):
     if kwargs or len(args) != 1 or type(args[0]) not in (str, int):
         return "Decimal only of one str or int"
     return None
 
 
-def _rule_fraction(args, kwargs):
+cdef object _rule_fraction(tuple args, object kwargs):
     # Fraction('1e999999999') computes 10**999999999: only the form
     # str(Fraction) writes ('-n/d') and ints.
     if kwargs or not 1 <= len(args) <= 2:
@@ -281,7 +320,7 @@ def _rule_fraction(args, kwargs):
     return None
 
 
-def _rule_defaultdict(args, kwargs):
+cdef object _rule_defaultdict(tuple args, object kwargs):
     if kwargs or len(args) > 1:
         return "defaultdict only of a default factory"
     if args and args[0] is not None and not isinstance(args[0], type):
@@ -289,7 +328,7 @@ def _rule_defaultdict(args, kwargs):
     return None
 
 
-def _rule_reconstructor(args, kwargs):
+cdef object _rule_reconstructor(tuple args, object kwargs):
     # copyreg._reconstructor(cls, base, state): base.__new__(cls, state) and
     # base.__init__(obj, state); cls and base are checked as allowed classes
     # by the generic argument check.
@@ -302,7 +341,7 @@ def _rule_reconstructor(args, kwargs):
     return None
 
 
-def _rule_array_reconstructor(args, kwargs):
+cdef object _rule_array_reconstructor(tuple args, object kwargs):
     import array
     if kwargs or len(args) != 4 or not isinstance(args[0], type) or \
             not issubclass(args[0], array.array):
@@ -310,17 +349,17 @@ def _rule_array_reconstructor(args, kwargs):
     return None
 
 
-def _rule_path(args, kwargs):
+cdef object _rule_path(tuple args, object kwargs):
     if kwargs or not _all_types(args, (str,)):
         return "path parts must be str"
     return None
 
 
-def _rule_refuse_call(args, kwargs):
+cdef object _rule_refuse_call(tuple args, object kwargs):
     return "this class is only reconstructed, never called"
 
 
-def _rule_any(args, kwargs):
+cdef object _rule_any(tuple args, object kwargs):
     return None
 
 
@@ -333,7 +372,7 @@ cdef class Allowlist:
     Entries are ``(name, source, rule, flags)``: *name* is the
     ``"module.qualname"`` a pickle uses, *source* the object or the
     ``"module.qualname"`` it is resolved from (numpy's two module spellings
-    name one object), *rule* an argument rule or None, *flags* a set of
+    name one object), *rule* an argument-rule code (R_*, internal) or None, *flags* a set of
     ``"build-subclasses"``.  ``Allowlist(entries, label)``; most users only
     combine the ready-made ones: ``pickler.safe.numpy + pickler.safe.pandas``
     or ``allow=(pickler.safe.numpy, MyClass, "mymod.MyOther")``.
@@ -406,49 +445,121 @@ cdef object _resolve_name(str dotted):
 # file and calls nothing taken from the stream (docs/security.md, "The
 # default set").
 DEFAULT = Allowlist([
-    _entry("builtins.set", rule=_rule_container),
-    _entry("builtins.frozenset", rule=_rule_container),
-    _entry("builtins.list", rule=_rule_container),
-    _entry("builtins.tuple", rule=_rule_container),
-    _entry("builtins.dict", rule=_rule_container),
-    _entry("builtins.complex", rule=_rule_no_kwargs_numbers),
-    _entry("builtins.int", rule=_rule_ints),
-    _entry("builtins.float", rule=_rule_no_kwargs_numbers),
-    _entry("builtins.bool", rule=_rule_ints),
-    _entry("builtins.str", rule=_rule_str_only),
-    _entry("builtins.bytes", rule=_rule_bytes),
-    _entry("builtins.bytearray", rule=_rule_bytearray),
-    _entry("builtins.range", rule=_rule_ints),
-    _entry("builtins.slice", rule=_rule_slice),
-    _entry("builtins.object", rule=_rule_empty),
+    _entry("builtins.set", rule=R_CONTAINER),
+    _entry("builtins.frozenset", rule=R_CONTAINER),
+    _entry("builtins.list", rule=R_CONTAINER),
+    _entry("builtins.tuple", rule=R_CONTAINER),
+    _entry("builtins.dict", rule=R_CONTAINER),
+    _entry("builtins.complex", rule=R_NO_KWARGS_NUMBERS),
+    _entry("builtins.int", rule=R_INTS),
+    _entry("builtins.float", rule=R_NO_KWARGS_NUMBERS),
+    _entry("builtins.bool", rule=R_INTS),
+    _entry("builtins.str", rule=R_STR_ONLY),
+    _entry("builtins.bytes", rule=R_BYTES),
+    _entry("builtins.bytearray", rule=R_BYTEARRAY),
+    _entry("builtins.range", rule=R_INTS),
+    _entry("builtins.slice", rule=R_SLICE),
+    _entry("builtins.object", rule=R_EMPTY),
     _entry("builtins.Ellipsis"),
     _entry("builtins.NotImplemented"),
-    _entry("copyreg._reconstructor", rule=_rule_reconstructor),
-    _entry("_codecs.encode", rule=_rule_codecs_encode),
-    _entry("collections.OrderedDict", rule=_rule_container),
-    _entry("collections.deque", rule=_rule_any),
-    _entry("collections.Counter", rule=_rule_container),
-    _entry("collections.defaultdict", rule=_rule_defaultdict),
-    _entry("datetime.date", rule=_rule_any),
-    _entry("datetime.time", rule=_rule_any),
-    _entry("datetime.datetime", rule=_rule_any),
-    _entry("datetime.timedelta", rule=_rule_any),
-    _entry("datetime.timezone", rule=_rule_any),
-    _entry("decimal.Decimal", rule=_rule_decimal),
-    _entry("fractions.Fraction", rule=_rule_fraction),
-    _entry("uuid.UUID", rule=_rule_any),
-    _entry("uuid.SafeUUID", rule=_rule_any),
-    _entry("array.array", rule=_rule_any),
-    _entry("array._array_reconstructor", rule=_rule_array_reconstructor),
-    _entry("pathlib.PurePosixPath", rule=_rule_path),
-    _entry("pathlib.PureWindowsPath", rule=_rule_path),
+    _entry("copyreg._reconstructor", rule=R_RECONSTRUCTOR),
+    _entry("_codecs.encode", rule=R_CODECS_ENCODE),
+    _entry("collections.OrderedDict", rule=R_CONTAINER),
+    _entry("collections.deque", rule=R_ANY),
+    _entry("collections.Counter", rule=R_CONTAINER),
+    _entry("collections.defaultdict", rule=R_DEFAULTDICT),
+    _entry("datetime.date", rule=R_ANY),
+    _entry("datetime.time", rule=R_ANY),
+    _entry("datetime.datetime", rule=R_ANY),
+    _entry("datetime.timedelta", rule=R_ANY),
+    _entry("datetime.timezone", rule=R_ANY),
+    _entry("decimal.Decimal", rule=R_DECIMAL),
+    _entry("fractions.Fraction", rule=R_FRACTION),
+    _entry("uuid.UUID", rule=R_ANY),
+    _entry("uuid.SafeUUID", rule=R_ANY),
+    _entry("array.array", rule=R_ANY),
+    _entry("array._array_reconstructor", rule=R_ARRAY_RECONSTRUCTOR),
+    _entry("pathlib.PurePosixPath", rule=R_PATH),
+    _entry("pathlib.PureWindowsPath", rule=R_PATH),
 ], "default")
+
+
+cdef class _PtrMap:
+    """Identity table (see _safe.pxd)."""
+
+    def __cinit__(self):
+        self._mask = 63
+        self._keys = <void **>PyMem_Calloc(64, sizeof(void *))
+        self._vals = <int *>PyMem_Calloc(64, sizeof(int))
+        if self._keys == NULL or self._vals == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        PyMem_Free(self._keys)
+        PyMem_Free(self._vals)
+
+    cdef int get(self, void *key) noexcept:
+        cdef size_t x = <size_t>key
+        cdef Py_ssize_t i = <Py_ssize_t>(((x >> 4) ^ (x >> 13)) & <size_t>self._mask)
+        while self._keys[i] != NULL:
+            if self._keys[i] == key:
+                return self._vals[i]
+            i = (i + 1) & self._mask
+        return -1
+
+    cdef int set(self, void *key, int value) except -1:
+        cdef size_t x = <size_t>key
+        cdef Py_ssize_t i, n, j
+        cdef void **old_keys
+        cdef int *old_vals
+        if (self._used + 1) * 2 > self._mask + 1:
+            old_keys, old_vals, n = self._keys, self._vals, self._mask + 1
+            self._keys = <void **>PyMem_Calloc(n * 2, sizeof(void *))
+            self._vals = <int *>PyMem_Calloc(n * 2, sizeof(int))
+            if self._keys == NULL or self._vals == NULL:
+                PyMem_Free(self._keys)
+                PyMem_Free(self._vals)
+                self._keys, self._vals = old_keys, old_vals
+                raise MemoryError()
+            self._mask = n * 2 - 1
+            self._used = 0
+            for j in range(n):
+                if old_keys[j] != NULL:
+                    self.set(old_keys[j], old_vals[j])
+            PyMem_Free(old_keys)
+            PyMem_Free(old_vals)
+        i = <Py_ssize_t>(((x >> 4) ^ (x >> 13)) & <size_t>self._mask)
+        while self._keys[i] != NULL and self._keys[i] != key:
+            i = (i + 1) & self._mask
+        if self._keys[i] == NULL:
+            self._used += 1
+        self._keys[i] = key
+        self._vals[i] = value
+        return 0
+
+
+cdef bint _callable_kind(object a) noexcept:
+    """a is a class, function, method or method descriptor."""
+    cdef PyTypeObject *t = Py_TYPE(a)
+    cdef int i
+    if PyType_Check(a):
+        return True
+    for i in range(_n_callable_types):
+        if t == _callable_type_ptrs[i]:
+            return True
+    return False
 
 
 cdef frozenset _CALLABLE_TYPES = frozenset((
     _types.FunctionType, _types.BuiltinFunctionType, _types.MethodType,
     _types.BuiltinMethodType, _types.MethodWrapperType, _types.WrapperDescriptorType,
     _types.MethodDescriptorType, _types.ClassMethodDescriptorType))
+cdef PyTypeObject *_callable_type_ptrs[16]
+cdef int _n_callable_types = 0
+for _t in _CALLABLE_TYPES:
+    _callable_type_ptrs[_n_callable_types] = <PyTypeObject *>_t
+    _n_callable_types += 1
+del _t
 cdef object _NO_RULE = object()   # allowed callable, any arguments
 cdef dict _policy_cache = {}      # allow value -> SafePolicy
 
@@ -506,8 +617,8 @@ cdef class SafePolicy(LoadPolicy):
 
     def __init__(self, allow=(), unsafe=()):
         self._names = {}
-        self._calls = {}
-        self._build = {}
+        self._calls = _PtrMap()
+        self._build = _PtrMap()
         self._setitem = {}
         self._keep = []
         bases = []
@@ -550,9 +661,10 @@ cdef class SafePolicy(LoadPolicy):
             self._names[name] = obj
             self._keep.append(obj)
             if callable(obj):
-                self._calls[id(obj)] = None if rule is _NO_RULE or rule is _rule_any else rule
+                self._calls.set(<void *>obj, R_NONE if rule is None or rule is _NO_RULE or
+                                rule == R_ANY else rule)
             if isinstance(obj, type):
-                self._build[id(obj)] = obj
+                self._build.set(<void *>obj, 0)
                 if "build-subclasses" in flags:
                     bases.append(obj)
         self._build_bases = tuple(bases)
@@ -566,7 +678,7 @@ cdef class SafePolicy(LoadPolicy):
         ga = _SafeGetattr(self)
         self._names["builtins.getattr"] = ga
         self._keep.append(ga)
-        self._calls[id(ga)] = None
+        self._calls.set(<void *>ga, R_NONE)
 
     cdef object _never_full(self, str name, object obj):
         # module/qualname split at every dot (the name's module part may
@@ -643,36 +755,34 @@ cdef class SafePolicy(LoadPolicy):
     cdef int check_call(self, Unpickler u, int op, object func, object args,
                         object kwargs) except -1:
         cdef Py_ssize_t back = 1
-        opname = _OPNAMES.get(op, "?")
+        cdef int code = self._calls.get(<void *>func)
+        if code == R_NONE or (code > 0 and _apply_rule(code, <tuple>args, kwargs) is None):
+            if not _rule_types_all_args(code):
+                self._check_callable_args(u, op, func, args, kwargs)
+            return 0
+        # refused: say where
         if op == 0x69 and isinstance(u, SafeUnpickler):
             # INST: its opcode is before the two lines find_global measured
             back = u._pos - (<SafeUnpickler>u)._inst_pos
-        rule = self._calls.get(id(func), _NO_RULE)
-        if rule is _NO_RULE:
-            return self._refuse(u, "calling %s" % _describe(func), opname, back,
-                                "not an allowed callable", None, None)
-        self._check_callable_args(u, op, func, args, kwargs)
-        if rule is not None:
-            reason = rule(args, kwargs)
-            if reason is not None:
-                self._refuse(u, "calling %s" % _describe(func), opname, back,
-                             reason, None, None)
-        return 0
+        reason = "not an allowed callable" if code < 0 else \
+            _apply_rule(code, <tuple>args, kwargs)
+        return self._refuse(u, "calling %s" % _describe(func), _OPNAMES.get(op, "?"), back,
+                            reason, None, None)
 
     cdef int _check_callable_args(self, Unpickler u, int op, object func,
                                   object args, object kwargs) except -1:
         # Classes and functions passed as arguments (a class to reconstruct,
         # a default factory) must be allowed themselves: an allowed callable
         # that calls its argument must not reach anything else.
-        for a in args:
-            if (PyType_Check(a) or type(a) in _CALLABLE_TYPES) and id(a) not in self._calls:
+        for a in <tuple>args:
+            if _callable_kind(a) and self._calls.get(<void *>a) < 0:
                 self._refuse(u, "calling %s with %s" % (_describe(func), _describe(a)),
                              _OPNAMES.get(op, "?"), 1 if op != 0x69 else 0,
                              "argument is not an allowed callable",
                              None, None)
         if kwargs:
             for a in (<dict>kwargs).values():
-                if (PyType_Check(a) or type(a) in _CALLABLE_TYPES) and id(a) not in self._calls:
+                if _callable_kind(a) and self._calls.get(<void *>a) < 0:
                     self._refuse(u, "calling %s with %s" % (_describe(func), _describe(a)),
                                  _OPNAMES.get(op, "?"), 1,
                                  "argument is not an allowed callable", None, None)
@@ -685,18 +795,17 @@ cdef class SafePolicy(LoadPolicy):
         if PyType_Check(inst) or t in _CALLABLE_TYPES or t is _types.ModuleType:
             return self._refuse(u, "BUILD on %s" % _describe(inst), "BUILD", 1,
                                 "state is only applied to instances", None, None)
-        has_setstate = self._build.get(id(t))
-        if has_setstate is None:
+        cdef int info = self._build.get(<void *>t)
+        if info < 0:
             if not (self._build_bases and isinstance(inst, self._build_bases)):
                 return self._refuse(u, "BUILD on an instance of %s" % _describe(t), "BUILD",
                                     1, "its class is not allowed", None, None)
-            has_setstate = getattr(t, "__setstate__", None) is not None
-            self._build[id(t)] = has_setstate
             self._keep.append(t)
-        elif type(has_setstate) is not bool:
-            has_setstate = getattr(t, "__setstate__", None) is not None
-            self._build[id(t)] = has_setstate
-        if has_setstate:
+            info = 0
+        if info == 0:
+            info = 1 if getattr(t, "__setstate__", None) is not None else 2
+            self._build.set(<void *>t, info)
+        if info == 1:
             if Py_TYPE(inst).tp_dictoffset == 0:
                 return 0
             d = getattr(inst, "__dict__", None)
@@ -728,7 +837,7 @@ cdef class SafePolicy(LoadPolicy):
             if not PyType_GetFlags(base) & Py_TPFLAGS_HEAPTYPE:
                 if base is object:
                     break
-                if id(base) in self._calls or base is list or base is dict:
+                if self._calls.get(<void *>base) >= 0 or base is list or base is dict:
                     f = getattr(base, method, None)
                     if f is not None:
                         return f
@@ -743,12 +852,15 @@ cdef class SafePolicy(LoadPolicy):
         return f
 
     cdef object builtin_setitem(self, Unpickler u, object target):
-        f = self._setitem.get(id(type(target)))
+        t = type(target)
+        f = self._setitem.get(id(t))
         if f is None:
             f = self._builtin_method(target, "__setitem__", "SETITEMS")
             if f is None:
-                self._refuse(u, "SETITEMS on %s" % _describe(type(target)), "SETITEMS", 1,
+                self._refuse(u, "SETITEMS on %s" % _describe(t), "SETITEMS", 1,
                              "only built-in mapping types are filled", None, None)
+            self._setitem[id(t)] = f
+            self._keep.append(t)
         return f
 
     cdef int check_additems(self, Unpickler u, object target) except -1:
@@ -766,7 +878,8 @@ class _SafeGetattr:
 
     def __call__(self, obj, name, *default):
         cdef SafePolicy p = self.policy
-        if type(name) is str and not default and isinstance(obj, type) and id(obj) in p._build:
+        if type(name) is str and not default and isinstance(obj, type) and \
+                p._build.get(<void *>obj) >= 0:
             for base in p.names_of(obj):
                 r = p._names.get(base + "." + name, _NO_RULE)
                 if r is not _NO_RULE:
@@ -846,31 +959,47 @@ def safe_loads(data, /, *, allow=(), buffers=None, fix_imports=True,
     Raises ``UnpicklingRefused`` (a ``pickle.UnpicklingError``) naming the
     refused global or opcode and its offset, before that step runs.
     """
-    cdef SafeUnpickler u = SafeUnpickler(_NOFILE, allow=allow, buffers=buffers,
-                                         fix_imports=fix_imports, encoding=encoding,
-                                         errors=errors,
-                                         unsafe_allow_code_execution=unsafe_allow_code_execution)
-    # In-memory input, as pickler.loads reads it: one buffer over *data*.
-    u._file_read = u._file_readline = u._file_readinto = u._file_peek = None
-    u._src_file = None
-    PyObject_GetBuffer(data, &u._view, PyBUF_SIMPLE)
-    u._has_view = True
-    u._buf = <const char *>u._view.buf
-    u._buflen = u._view.len
-    u._pos = 0
+    global _spare
+    cdef SafeUnpickler u = _spare
+    # One SafeUnpickler is kept between calls, as pickler.loads keeps its
+    # Unpickler: its stack and memo arrays keep the size earlier loads grew
+    # them to.  A nested call finds the spare taken and makes its own.
+    if u is None:
+        u = SafeUnpickler.__new__(SafeUnpickler)
+    else:
+        _spare = None
     try:
+        SafeUnpickler.__init__(u, _NOFILE, allow=allow, buffers=buffers,
+                               fix_imports=fix_imports, encoding=encoding, errors=errors,
+                               unsafe_allow_code_execution=unsafe_allow_code_execution)
+        # In-memory input, as pickler.loads reads it: one buffer over *data*.
+        u._file_read = u._file_readline = u._file_readinto = u._file_peek = None
+        u._src_file = None
+        PyObject_GetBuffer(data, &u._view, PyBUF_SIMPLE)
+        u._has_view = True
+        u._buf = <const char *>u._view.buf
+        u._buflen = u._view.len
+        u._pos = 0
         return u.load()
     finally:
-        u._has_view = False
-        u._buf = NULL
-        u._buflen = 0
-        PyBuffer_Release(&u._view)
+        if u._has_view:
+            u._has_view = False
+            u._buf = NULL
+            u._buflen = 0
+            PyBuffer_Release(&u._view)
+        u.memo = _EMPTY_MEMO       # drop the references the memo holds
+        u._policy = None
+        _spare = u
+
+
+cdef dict _EMPTY_MEMO = {}
+cdef SafeUnpickler _spare = None     # reused by safe_loads when not in use
 
 
 # ---------------------------------------------------------------------------
 # Ready-made allowlists: numpy and pandas
 
-def _rule_np_dtype(args, kwargs):
+cdef object _rule_np_dtype(tuple args, object kwargs):
     # dtype(str, align, copy) as numpy's reduce writes it: a str spec parses
     # without importing or calling anything.
     if kwargs or not 1 <= len(args) <= 3 or type(args[0]) is not str:
@@ -881,46 +1010,62 @@ def _rule_np_dtype(args, kwargs):
 
 
 cdef object _np = None
+cdef object _np_dtype = None        # numpy.dtype, once a numpy rule ran
+cdef object _np_ndarray = None
+cdef object _dtype_ok = None       # the last dtype found to hold no objects
 
 
 cdef object _numpy():
-    global _np
+    global _np, _np_dtype, _np_ndarray
     if _np is None:
         import numpy
+        _np_dtype = numpy.dtype
+        _np_ndarray = numpy.ndarray
         _np = numpy
     return _np
 
 
-def _rule_np_reconstruct(args, kwargs):
-    numpy = _numpy()
+cdef bint _plain_dtype(object d) except -1:
+    """d is a numpy dtype without object fields."""
+    global _dtype_ok
+    if d is _dtype_ok:
+        return True
+    _numpy()
+    if not isinstance(d, _np_dtype) or d.hasobject:
+        return False
+    _dtype_ok = d
+    return True
+
+
+cdef object _rule_np_reconstruct(tuple args, object kwargs):
+    _numpy()
     if kwargs or len(args) != 3 or not isinstance(args[0], type) or \
-            not issubclass(args[0], numpy.ndarray):
+            not issubclass(args[0], _np_ndarray):
         return "_reconstruct only of allowed array classes"
-    if type(args[1]) is not tuple or not _all_types(args[1], (int,)) or \
+    if type(args[1]) is not tuple or not _all_ints(<tuple>args[1]) or \
             type(args[2]) not in (bytes, str):
         return "_reconstruct(cls, shape, typecode) only"
     return None
 
 
-def _rule_np_frombuffer(args, kwargs):
-    numpy = _numpy()
-    if kwargs or len(args) != 4 or not isinstance(args[1], numpy.dtype) or args[1].hasobject:
+cdef object _rule_np_frombuffer(tuple args, object kwargs):
+    if kwargs or len(args) != 4 or not _plain_dtype(args[1]):
         return "_frombuffer(buffer, dtype, shape, order) of a dtype without objects only"
-    if type(args[2]) is not tuple or not _all_types(args[2], (int,)) or type(args[3]) is not str:
+    if type(args[2]) is not tuple or not _all_ints(<tuple>args[2]) or type(args[3]) is not str:
         return "_frombuffer(buffer, dtype, shape, order) only"
     return None
 
 
-def _rule_np_scalar(args, kwargs):
-    numpy = _numpy()
-    if kwargs or not 1 <= len(args) <= 2 or not isinstance(args[0], numpy.dtype):
+cdef object _rule_np_scalar(tuple args, object kwargs):
+    _numpy()
+    if kwargs or not 1 <= len(args) <= 2 or not isinstance(args[0], _np_dtype):
         return "scalar(dtype, data) only"
-    if len(args) == 2 and not args[0].hasobject and type(args[1]) is not bytes:
+    if len(args) == 2 and type(args[1]) is not bytes and not args[0].hasobject:
         return "scalar data must be bytes"
     return None
 
 
-def _rule_pd_index_ctor(args, kwargs):
+cdef object _rule_pd_index_ctor(tuple args, object kwargs):
     import pandas
     if kwargs or len(args) != 2 or not isinstance(args[0], type) or \
             not issubclass(args[0], pandas.Index) or type(args[1]) is not dict:
@@ -928,7 +1073,7 @@ def _rule_pd_index_ctor(args, kwargs):
     return None
 
 
-def _rule_pd_ndarray_backed(args, kwargs):
+cdef object _rule_pd_ndarray_backed(tuple args, object kwargs):
     from pandas._libs.arrays import NDArrayBacked
     if kwargs or len(args) != 3 or not isinstance(args[0], type) or \
             not issubclass(args[0], NDArrayBacked):
@@ -936,7 +1081,7 @@ def _rule_pd_ndarray_backed(args, kwargs):
     return None
 
 
-def _rule_zoneinfo(args, kwargs):
+cdef object _rule_zoneinfo(tuple args, object kwargs):
     # ZoneInfo reads the time zone database by key: keys as the database
     # spells them (zoneinfo itself also rejects absolute and '..' paths).
     if kwargs or not 1 <= len(args) <= 2 or type(args[0]) is not str:
@@ -952,20 +1097,20 @@ def _rule_zoneinfo(args, kwargs):
 
 cdef list _numpy_entries():
     out = [
-        _entry("numpy.ndarray", rule=_rule_refuse_call),
-        _entry("numpy.dtype", rule=_rule_np_dtype, flags=("build-subclasses",)),
+        _entry("numpy.ndarray", rule=R_REFUSE_CALL),
+        _entry("numpy.dtype", rule=R_NP_DTYPE, flags=("build-subclasses",)),
     ]
     for core in ("numpy._core", "numpy.core"):
         # numpy 2 writes numpy._core, numpy 1 numpy.core: both names map to
         # the object of the installed numpy, never through numpy.core's
         # module __getattr__ shim.
-        for name, rule in (("multiarray._reconstruct", _rule_np_reconstruct),
-                           ("multiarray.scalar", _rule_np_scalar),
-                           ("numeric._frombuffer", _rule_np_frombuffer)):
+        for name, rule in (("multiarray._reconstruct", R_NP_RECONSTRUCT),
+                           ("multiarray.scalar", R_NP_SCALAR),
+                           ("numeric._frombuffer", R_NP_FROMBUFFER)):
             out.append(_entry("%s.%s" % (core, name),
                               _Spellings("numpy._core.%s" % name, "numpy.core.%s" % name),
                               rule))
-    out.append(_entry("numpy.dtypes.*", _DTypeClasses(), _rule_any))
+    out.append(_entry("numpy.dtypes.*", _DTypeClasses(), R_ANY))
     return out
 
 
@@ -978,7 +1123,7 @@ class _DTypeClasses:
             import numpy.dtypes as nd
         except ImportError:
             return []
-        return [_entry("numpy.dtypes." + n, rule=_rule_any)
+        return [_entry("numpy.dtypes." + n, rule=R_ANY)
                 for n in sorted(vars(nd)) if n.endswith("DType")]
 
 
@@ -1028,24 +1173,91 @@ _PANDAS_CLASSES = """
 
 cdef list _pandas_entries():
     out = list(NUMPY.entries)
-    out += [_entry(n, rule=_rule_any) for n in _PANDAS_CLASSES]
+    out += [_entry(n, rule=R_ANY) for n in _PANDAS_CLASSES]
     out += [
         _entry("pandas.NA"), _entry("pandas.NaT"),
         _entry("pandas._libs.missing.NA"),
         _entry("pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
-               "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked", _rule_pd_ndarray_backed),
-        _entry("pandas._libs.internals._unpickle_block", rule=_rule_any),
-        _entry("pandas._libs.tslibs.nattype._nat_unpickle", rule=_rule_any),
-        _entry("pandas._libs.tslibs.timedeltas._timedelta_unpickle", rule=_rule_any),
-        _entry("pandas._libs.tslibs.timestamps._unpickle_timestamp", rule=_rule_any),
-        _entry("pandas.core.indexes.base._new_Index", rule=_rule_pd_index_ctor),
-        _entry("pandas.core.indexes.datetimes._new_DatetimeIndex", rule=_rule_pd_index_ctor),
-        _entry("pandas.core.indexes.interval._new_IntervalIndex", rule=_rule_pd_index_ctor),
-        _entry("pandas.core.indexes.period._new_PeriodIndex", rule=_rule_pd_index_ctor),
-        _entry("zoneinfo.ZoneInfo", rule=_rule_zoneinfo),
-        _entry("zoneinfo.ZoneInfo._unpickle", rule=_rule_zoneinfo),
+               "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked", R_PD_NDARRAY_BACKED),
+        _entry("pandas._libs.internals._unpickle_block", rule=R_ANY),
+        _entry("pandas._libs.tslibs.nattype._nat_unpickle", rule=R_ANY),
+        _entry("pandas._libs.tslibs.timedeltas._timedelta_unpickle", rule=R_ANY),
+        _entry("pandas._libs.tslibs.timestamps._unpickle_timestamp", rule=R_ANY),
+        _entry("pandas.core.indexes.base._new_Index", rule=R_PD_INDEX_CTOR),
+        _entry("pandas.core.indexes.datetimes._new_DatetimeIndex", rule=R_PD_INDEX_CTOR),
+        _entry("pandas.core.indexes.interval._new_IntervalIndex", rule=R_PD_INDEX_CTOR),
+        _entry("pandas.core.indexes.period._new_PeriodIndex", rule=R_PD_INDEX_CTOR),
+        _entry("zoneinfo.ZoneInfo", rule=R_ZONEINFO),
+        _entry("zoneinfo.ZoneInfo._unpickle", rule=R_ZONEINFO),
     ]
     return out
 
 
 PANDAS = Allowlist(_pandas_entries(), "pandas")
+
+
+cdef inline bint _rule_types_all_args(int code) noexcept:
+    """Rule *code* accepts only arguments of listed plain types (or, for
+    _frombuffer, a buffer it never calls), so no argument can be a callable
+    to check."""
+    return (code == R_NP_FROMBUFFER or code == R_NP_DTYPE or code == R_CODECS_ENCODE or
+            code == R_INTS or code == R_NO_KWARGS_NUMBERS or code == R_SLICE or
+            code == R_STR_ONLY or code == R_STRS or code == R_EMPTY or code == R_BYTES or
+            code == R_BYTEARRAY or code == R_DECIMAL or code == R_FRACTION or code == R_PATH)
+
+
+cdef object _apply_rule(int code, tuple args, object kwargs):
+    """Run argument rule *code*: None to accept, else the reason to refuse."""
+    if code == R_NONE:
+        return None
+    elif code == R_ANY:
+        return _rule_any(args, kwargs)
+    elif code == R_ARRAY_RECONSTRUCTOR:
+        return _rule_array_reconstructor(args, kwargs)
+    elif code == R_BYTEARRAY:
+        return _rule_bytearray(args, kwargs)
+    elif code == R_BYTES:
+        return _rule_bytes(args, kwargs)
+    elif code == R_CODECS_ENCODE:
+        return _rule_codecs_encode(args, kwargs)
+    elif code == R_CONTAINER:
+        return _rule_container(args, kwargs)
+    elif code == R_DECIMAL:
+        return _rule_decimal(args, kwargs)
+    elif code == R_DEFAULTDICT:
+        return _rule_defaultdict(args, kwargs)
+    elif code == R_EMPTY:
+        return _rule_empty(args, kwargs)
+    elif code == R_FRACTION:
+        return _rule_fraction(args, kwargs)
+    elif code == R_INTS:
+        return _rule_ints(args, kwargs)
+    elif code == R_NO_KWARGS_NUMBERS:
+        return _rule_no_kwargs_numbers(args, kwargs)
+    elif code == R_NP_DTYPE:
+        return _rule_np_dtype(args, kwargs)
+    elif code == R_NP_FROMBUFFER:
+        return _rule_np_frombuffer(args, kwargs)
+    elif code == R_NP_RECONSTRUCT:
+        return _rule_np_reconstruct(args, kwargs)
+    elif code == R_NP_SCALAR:
+        return _rule_np_scalar(args, kwargs)
+    elif code == R_PATH:
+        return _rule_path(args, kwargs)
+    elif code == R_PD_INDEX_CTOR:
+        return _rule_pd_index_ctor(args, kwargs)
+    elif code == R_PD_NDARRAY_BACKED:
+        return _rule_pd_ndarray_backed(args, kwargs)
+    elif code == R_RECONSTRUCTOR:
+        return _rule_reconstructor(args, kwargs)
+    elif code == R_REFUSE_CALL:
+        return _rule_refuse_call(args, kwargs)
+    elif code == R_SLICE:
+        return _rule_slice(args, kwargs)
+    elif code == R_STR_ONLY:
+        return _rule_str_only(args, kwargs)
+    elif code == R_STRS:
+        return _rule_strs(args, kwargs)
+    elif code == R_ZONEINFO:
+        return _rule_zoneinfo(args, kwargs)
+    return None
