@@ -107,10 +107,9 @@ NEVER_ALLOWED_MODULES = frozenset("""
     multiprocessing _multiprocessing concurrent threading _thread signal
     pty tty termios fcntl resource mmap urllib http ftplib smtplib imaplib
     poplib nntplib telnetlib xmlrpc socketserver logging tarfile zipfile
-    sqlite3 _sqlite3 builtins__ _osx_support _aix_support lib2to3
+    sqlite3 _sqlite3 _osx_support _aix_support lib2to3
     numpy.testing numpy.f2py numpy.distutils numpy.ctypeslib numpy.lib.format
     numpy.lib.npyio numpy.lib._npyio_impl numpy.lib._datasource
-    uuid._get_command_stdout
 """.split())
 
 # builtins that evaluate, import, reach attributes by name, do I/O or
