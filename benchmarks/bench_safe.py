@@ -22,8 +22,12 @@ Candidates:
 Timing: rounds interleave the candidates (order rotated each round); each
 figure is the median over rounds of the per-call time, with the spread
 (min-max over rounds).  The machine is shared and noisy: compare ratios.
+``--instructions`` also counts instructions per call under valgrind's
+callgrind (a run of N calls minus a run of none, as callgrind.py does;
+OPENBLAS_NUM_THREADS=1 so numpy's thread pool stays quiet), which noise
+does not move.
 
-    python benchmarks/bench_safe.py [--rounds 15] [--quick]
+    python benchmarks/bench_safe.py [--rounds 15] [--quick] [--instructions]
 """
 import argparse
 import io
@@ -114,6 +118,48 @@ def time_per_call(fn, budget):
             n = max(n, int(n * budget / max(dt, 1e-9)))
 
 
+def _child(name, cand, n, quick):
+    """Run candidate *cand* n times on workload *name* (under valgrind)."""
+    import gc
+    for wname, kind, obj in workloads(quick):
+        if wname == name:
+            break
+    blob = pickle.dumps(obj, protocol=5)
+    fn = candidates(kind, blob)[cand]
+    fn()
+    gc.collect()
+    gc.disable()
+    for _ in range(n):
+        fn()
+
+
+def instructions(names, cands, quick, n=5):
+    """{(workload, candidate): instructions per call}."""
+    import shutil
+    import subprocess
+    import tempfile
+    if not shutil.which("valgrind"):
+        raise SystemExit("valgrind not found")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONHASHSEED="0")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            for cand in cands:
+                irs = []
+                for k in (0, n):
+                    f = os.path.join(tmp, "cg.out")
+                    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + f,
+                           sys.executable, os.path.abspath(__file__), "--child", name, cand,
+                           str(k)] + (["--quick"] if quick else [])
+                    subprocess.run(cmd, env=env, check=True, capture_output=True)
+                    with open(f) as fh:
+                        irs.append(int(next(line for line in fh
+                                            if line.startswith("summary:")).split()[1]))
+                out[name, cand] = (irs[1] - irs[0]) / n
+                print("  %-20s %-14s %12.0f Ir/call" % (name, cand, out[name, cand]), flush=True)
+    return out
+
+
 def run(rounds, quick):
     import pickler
     rows = []
@@ -163,10 +209,31 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--quick", action="store_true", help="smaller data, shorter rounds")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count instructions per call under callgrind")
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.child:
+        _child(a.child[0], a.child[1], int(a.child[2]), a.quick)
+        return
     import pickler
     print("pickler: %s   python %s" % (pickler.__file__, sys.version.split()[0]))
-    run(a.rounds, a.quick)
+    rows = run(a.rounds, a.quick)
+    if a.instructions:
+        print()
+        print("Instructions per call (callgrind):")
+        cands = ["pickler.loads", "safe_loads", "find_class", "fickling"]
+        ir = instructions([r[0] for r in rows], cands, a.quick)
+        print()
+        print("| workload | pickler.loads | safe_loads | loads/safe_loads | find_class "
+              "| fickling | fickling/safe_loads |")
+        print("|---|---|---|---|---|---|---|")
+        for name, kind, size, med, samples in rows:
+            g = {c: ir.get((name, c)) for c in cands}
+            print("| %s | %.2fM | %.2fM | %.2f | %.2fM | %.2fM | %.2f |" % (
+                name, g["pickler.loads"] / 1e6, g["safe_loads"] / 1e6,
+                g["pickler.loads"] / g["safe_loads"], g["find_class"] / 1e6,
+                g["fickling"] / 1e6, g["fickling"] / g["safe_loads"]))
 
 
 if __name__ == "__main__":

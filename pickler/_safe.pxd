@@ -17,7 +17,8 @@ cdef class _PtrMap:
 cdef class SafePolicy(LoadPolicy):
     # One compiled allowlist: the default set plus the caller's entries,
     # resolved to objects once, shared by every load that uses it.
-    cdef dict _names         # "module.qualname" -> object, for GLOBAL/STACK_GLOBAL/INST/EXT
+    cdef dict _names         # "module.qualname" -> object (the allowed names)
+    cdef dict _by_module     # module -> {qualname: object}, at every split of each name
     cdef _PtrMap _calls      # allowed callable -> argument-rule code (R_NONE: any arguments)
     cdef _PtrMap _build      # class whose exact instances may receive BUILD state ->
                              # 0 (not looked at yet), 1 (has __setstate__), 2 (has not)
@@ -38,4 +39,5 @@ cdef class SafePolicy(LoadPolicy):
 
 cdef class SafeUnpickler(Unpickler):
     cdef object _src_file     # the file given to __init__ (for stream offsets), or None
-    cdef Py_ssize_t _inst_pos # window position of the last INST opcode (its offset)
+    cdef object _last_module  # names of the last global resolved (INST offsets)
+    cdef object _last_name

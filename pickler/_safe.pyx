@@ -81,6 +81,12 @@ cdef object _stream_offset(Unpickler u, Py_ssize_t back):
     return tell - (u._buflen - u._pos) - back
 
 
+cdef Py_ssize_t _line_pair_len(object module, object name) except -1:
+    """Bytes from a GLOBAL/INST opcode to the end of its two name lines."""
+    return (len((<str>module).encode("utf-8", "surrogatepass")) +
+            len((<str>name).encode("utf-8", "surrogatepass")) + 3)
+
+
 cdef str _describe(object obj):
     mod = getattr(obj, "__module__", None)
     qn = getattr(obj, "__qualname__", None)
@@ -616,6 +622,7 @@ cdef class SafePolicy(LoadPolicy):
 
     def __init__(self, allow=(), unsafe=()):
         self._names = {}
+        self._by_module = {}
         self._calls = _PtrMap()
         self._build = _PtrMap()
         self._setitem = {}
@@ -659,6 +666,11 @@ cdef class SafePolicy(LoadPolicy):
                         "pickle run it, pass it in unsafe_allow_code_execution=" % (name, reason))
             self._names[name] = obj
             self._keep.append(obj)
+            parts = name.split(".")
+            for i in range(1, len(parts)):
+                # every module/qualname split of the whole name: the stream
+                # says where the module part ends, the object is the same
+                self._by_module.setdefault(".".join(parts[:i]), {})[".".join(parts[i:])] = obj
             if callable(obj):
                 self._calls.set(<void *>obj, R_NONE if rule is None or rule is _NO_RULE or
                                 rule == R_ANY else rule)
@@ -676,6 +688,7 @@ cdef class SafePolicy(LoadPolicy):
         # 'name')), only reaches a name the allowlist has.
         ga = _SafeGetattr(self)
         self._names["builtins.getattr"] = ga
+        self._by_module.setdefault("builtins", {})["getattr"] = ga
         self._keep.append(ga)
         self._calls.set(<void *>ga, R_NONE)
 
@@ -704,21 +717,13 @@ cdef class SafePolicy(LoadPolicy):
             opcode=opname, offset=offset, module=module, name=name, reason=reason)
 
     cdef object find_global(self, Unpickler u, object module_name, object global_name):
-        cdef Py_ssize_t back
-        cdef unsigned char last = 0
-        if u._buf != NULL and u._pos >= 1:
-            last = <unsigned char>u._buf[u._pos - 1]
-        if last == 0x93:
-            opname, back = "STACK_GLOBAL", 1
-        else:
-            back = (len((<str>module_name).encode("utf-8", "surrogatepass")) +
-                    len((<str>global_name).encode("utf-8", "surrogatepass")) + 3)
-            opname = "GLOBAL"
-            if u._buf != NULL and u._pos >= back and <unsigned char>u._buf[u._pos - back] == 0x69:
-                opname = "INST"
-                if isinstance(u, SafeUnpickler):
-                    (<SafeUnpickler>u)._inst_pos = u._pos - back
+        cdef dict names
         PySys_Audit("pickle.find_class", "OO", <PyObject *>module_name, <PyObject *>global_name)
+        if isinstance(u, SafeUnpickler):
+            # an INST refused later reports its offset from these
+            (<SafeUnpickler>u)._last_module = module_name
+            (<SafeUnpickler>u)._last_name = global_name
+        raw_module, raw_name = module_name, global_name
         if u._proto < 3 and u._fix_imports:
             item = _compat_pickle.NAME_MAPPING.get((module_name, global_name))
             if item is not None:
@@ -727,6 +732,22 @@ cdef class SafePolicy(LoadPolicy):
                 item = _compat_pickle.IMPORT_MAPPING.get(module_name)
                 if item is not None:
                     module_name = item
+        d = self._by_module.get(module_name)
+        if d is not None:
+            obj = (<dict>d).get(global_name, _NO_RULE)
+            if obj is not _NO_RULE:
+                return obj
+        # refused: which opcode asked, and where (the window still holds it)
+        cdef Py_ssize_t back = 1
+        cdef unsigned char last = 0
+        if u._buf != NULL and u._pos >= 1:
+            last = <unsigned char>u._buf[u._pos - 1]
+        opname = "STACK_GLOBAL"
+        if last != 0x93 and type(raw_module) is str and type(raw_name) is str:
+            back = _line_pair_len(raw_module, raw_name)
+            opname = "GLOBAL"
+            if u._buf != NULL and u._pos >= back and <unsigned char>u._buf[u._pos - back] == 0x69:
+                opname = "INST"
         return self._lookup(u, module_name, global_name, opname, back)
 
     cdef object _lookup(self, Unpickler u, object module_name, object global_name,
@@ -761,8 +782,9 @@ cdef class SafePolicy(LoadPolicy):
             return 0
         # refused: say where
         if op == 0x69 and isinstance(u, SafeUnpickler):
-            # INST: its opcode is before the two lines find_global measured
-            back = u._pos - (<SafeUnpickler>u)._inst_pos
+            # INST: its opcode is before the two lines of the global's names
+            back = _line_pair_len((<SafeUnpickler>u)._last_module,
+                                  (<SafeUnpickler>u)._last_name)
         reason = "not an allowed callable" if code < 0 else \
             _apply_rule(code, <tuple>args, kwargs)
         return self._refuse(u, "calling %s" % _describe(func), _OPNAMES.get(op, "?"), back,
@@ -960,17 +982,25 @@ def safe_loads(data, /, *, allow=(), buffers=None, fix_imports=True,
     """
     global _spare
     cdef SafeUnpickler u = _spare
+    cdef bint default_text = encoding == "ASCII" and errors == "strict"
     # One SafeUnpickler is kept between calls, as pickler.loads keeps its
     # Unpickler: its stack and memo arrays keep the size earlier loads grew
-    # them to.  A nested call finds the spare taken and makes its own.
-    if u is None:
-        u = SafeUnpickler.__new__(SafeUnpickler)
-    else:
+    # them to, and with the default text options it needs no __init__ (it
+    # is left as __init__ leaves it, with no input).  A nested call finds
+    # the spare taken and makes its own.
+    if u is not None:
         _spare = None
-    try:
+    if u is not None and default_text:
+        u._policy = _policy_for(allow, unsafe_allow_code_execution)
+        u._fix_imports = bool(fix_imports)
+        u._buffers = None if buffers is None else iter(buffers)
+    else:
+        if u is None:
+            u = SafeUnpickler.__new__(SafeUnpickler)
         SafeUnpickler.__init__(u, _NOFILE, allow=allow, buffers=buffers,
                                fix_imports=fix_imports, encoding=encoding, errors=errors,
                                unsafe_allow_code_execution=unsafe_allow_code_execution)
+    try:
         # In-memory input, as pickler.loads reads it: one buffer over *data*.
         u._file_read = u._file_readline = u._file_readinto = u._file_peek = None
         u._src_file = None
@@ -988,7 +1018,11 @@ def safe_loads(data, /, *, allow=(), buffers=None, fix_imports=True,
             PyBuffer_Release(&u._view)
         u.memo = _EMPTY_MEMO       # drop the references the memo holds
         u._policy = None
-        _spare = u
+        u._buffers = None
+        u._proto = 0
+        u._pers_func = None
+        if default_text:           # keep only a spare with the default options
+            _spare = u
 
 
 cdef dict _EMPTY_MEMO = {}

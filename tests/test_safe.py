@@ -745,3 +745,15 @@ def test_scipy_sparse_with_scanned_names():
                                   if (r.module or "").startswith("scipy")}))
             got = pickler.safe_loads(data, allow=(pickler.safe.numpy,) + names)
             assert _same(got, pickler.loads(data)), (tag, p)
+
+
+def test_example_runs():
+    """examples/safe.py checks its own results (exit status) and prints its
+    headline figure."""
+    pytest.importorskip("numpy")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pickler.__file__)))
+    script = os.path.join(os.path.dirname(HERE), "examples", "safe.py")
+    proc = subprocess.run([sys.executable, script], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, PYTHONPATH=root))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "safe_loads:" in proc.stdout and "refused: True" in proc.stdout
