@@ -30,8 +30,6 @@ cdef extern from "Python.h":
     int PySys_Audit(const char *, const char *, ...) except -1
     bint PyType_Check(object)
     PyTypeObject *Py_TYPE(object)
-    unsigned long Py_TPFLAGS_HEAPTYPE
-    unsigned long PyType_GetFlags(object)
 
 
 # ---------------------------------------------------------------------------
@@ -214,6 +212,15 @@ cdef enum:
 # _apply_rule): called with args (a tuple) and kwargs (a dict or None);
 # return None to accept or a reason string to refuse.
 
+cdef bint _python_code(object f) except -1:
+    """f is a function or method written in Python."""
+    return type(f) is _types.FunctionType or (type(f) is _types.MethodType and
+                                              type(f.__func__) is _types.FunctionType)
+
+
+cdef tuple _C_METHOD_TYPES = (_types.MethodDescriptorType, _types.WrapperDescriptorType)
+
+
 cdef bint _all_ints(tuple seq) noexcept:
     for x in seq:
         if type(x) is not int:
@@ -341,7 +348,8 @@ cdef object _rule_reconstructor(tuple args, object kwargs):
         return "_reconstructor(cls, base, state) with classes"
     if not issubclass(args[0], args[1]):
         return "cls is not a subclass of base"
-    if args[1] is not object and PyType_GetFlags(args[1]) & Py_TPFLAGS_HEAPTYPE:
+    if _python_code(getattr(args[1], "__new__", None)) or \
+            _python_code(getattr(args[1], "__init__", None)):
         return "base must be a built-in type"
     return None
 
@@ -486,6 +494,9 @@ DEFAULT = Allowlist([
     _entry("array._array_reconstructor", rule=R_ARRAY_RECONSTRUCTOR),
     _entry("pathlib.PurePosixPath", rule=R_PATH),
     _entry("pathlib.PureWindowsPath", rule=R_PATH),
+    # Python 3.13 moved them (and pickles name) to pathlib._local
+    _entry("pathlib._local.PurePosixPath", rule=R_PATH),
+    _entry("pathlib._local.PureWindowsPath", rule=R_PATH),
 ], "default")
 
 
@@ -851,18 +862,18 @@ cdef class SafePolicy(LoadPolicy):
         return 0
 
     cdef object _builtin_method(self, object target, str method, str opname):
-        # The method of the nearest built-in (static) type in the target's
-        # MRO, provided that type is allowed (or is list/dict): never a
-        # method a Python subclass overrides.
+        # The first C implementation of the method in the target's MRO
+        # (list.extend, deque.extend, OrderedDict.__setitem__, ...),
+        # provided its class is allowed (or is list/dict): never a method a
+        # Python class defines, however the subclass overrides it.
         for base in type(target).__mro__:
-            if not PyType_GetFlags(base) & Py_TPFLAGS_HEAPTYPE:
-                if base is object:
-                    break
-                if self._calls.get(<void *>base) >= 0 or base is list or base is dict:
-                    f = getattr(base, method, None)
-                    if f is not None:
-                        return f
-                break
+            f = (<type>base).__dict__.get(method)
+            if f is None:
+                continue
+            if type(f) in _C_METHOD_TYPES:
+                if base is list or base is dict or self._calls.get(<void *>base) >= 0:
+                    return f
+                return None
         return None
 
     cdef object builtin_extend(self, Unpickler u, object target):

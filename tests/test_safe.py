@@ -78,6 +78,11 @@ class GadgetDict(dict):
         _touch()
 
 
+class GadgetInit(list):
+    def __init__(self, *args):
+        _touch()
+
+
 class GadgetSet(set):
     def add(self, item):
         _touch()
@@ -174,9 +179,13 @@ def hostile_corpus():
         G("collections", "defaultdict") + b"(" + G("builtins", "getattr") + b"tR."))
     add("copyreg._reconstructor with a dangerous class", _dumps_all(
         Payload(copyreg._reconstructor, (sp.Popen, object, None))))
-    add("copyreg._reconstructor of an allowed class on a Python base", _raw_all(
+    add("copyreg._reconstructor of an allowed class on itself (built-in __init__)", _raw_all(
         G("copyreg", "_reconstructor") + b"(" + G("test_safe", "GadgetList") +
-        G("test_safe", "GadgetList") + b"(ltR."), allow=("test_safe.GadgetList",))
+        G("test_safe", "GadgetList") + b"(ltR."), allow=("test_safe.GadgetList",),
+        expect="loads")
+    add("copyreg._reconstructor on a base with a Python __init__", _raw_all(
+        G("copyreg", "_reconstructor") + b"(" + G("test_safe", "GadgetInit") +
+        G("test_safe", "GadgetInit") + b"(ltR."), allow=("test_safe.GadgetInit",))
     add("BUILD on an allowed function (modelscan#85: numpy.prod)", _raw_all(
         G("numpy._core.multiarray", "_reconstruct") + b"(dS'__code__'\nI1\nsb."),
         allow="numpy")
@@ -318,6 +327,7 @@ def worker(corpus_name, fuzz_iterations=0, seed=0):
     # Warm the policies (they resolve their names once, importing what the
     # allowlists name) so that any import during a load below is a finding.
     warm = [pickler.safe.numpy, (), ("test_safe.GadgetList",), ("test_safe.GadgetDict",),
+            ("test_safe.GadgetInit",),
             ("test_safe.GadgetSet",), ("test_safe.GadgetObject",)]
     for allow in warm:
         pickler.safe_loads(pickle.dumps(None), allow=allow)
