@@ -85,6 +85,23 @@ cdef Py_ssize_t _line_pair_len(object module, object name) except -1:
             len((<str>name).encode("utf-8", "surrogatepass")) + 3)
 
 
+cdef object _home_name(object obj, str name):
+    """The name pickle writes for *obj* (``__module__.__qualname__``) when
+    it differs from *name* (pandas 2 writes pandas.core.frame.DataFrame for
+    the class pandas 3 writes as pandas.DataFrame) and leads to the very
+    same object through module and class __dict__s; else None."""
+    if not isinstance(obj, type) and type(obj) not in _CALLABLE_TYPES:
+        return None
+    mod = getattr(obj, "__module__", None)
+    qn = getattr(obj, "__qualname__", None)
+    if not isinstance(mod, str) or not isinstance(qn, str) or "<" in qn:
+        return None
+    home = mod + "." + qn
+    if home == name or _resolve_name(home) is not obj:
+        return None
+    return home
+
+
 cdef str _describe(object obj):
     mod = getattr(obj, "__module__", None)
     qn = getattr(obj, "__qualname__", None)
@@ -204,6 +221,7 @@ cdef enum:
     R_SLICE = 22
     R_STR_ONLY = 23
     R_STRS = 24
+    R_PYTZ = 100
     R_ZONEINFO = 25
 
 
@@ -675,13 +693,17 @@ cdef class SafePolicy(LoadPolicy):
                     raise ValueError(
                         "%s is never allowed (%s); if you really mean to let the "
                         "pickle run it, pass it in unsafe_allow_code_execution=" % (name, reason))
-            self._names[name] = obj
             self._keep.append(obj)
-            parts = name.split(".")
-            for i in range(1, len(parts)):
-                # every module/qualname split of the whole name: the stream
-                # says where the module part ends, the object is the same
-                self._by_module.setdefault(".".join(parts[:i]), {})[".".join(parts[i:])] = obj
+            for n in (name, _home_name(obj, name)):
+                if n is None:
+                    continue
+                self._names[n] = obj
+                parts = n.split(".")
+                for i in range(1, len(parts)):
+                    # every module/qualname split of the whole name: the
+                    # stream says where the module part ends, the object is
+                    # the same
+                    self._by_module.setdefault(".".join(parts[:i]), {})[".".join(parts[i:])] = obj
             if callable(obj):
                 self._calls.set(<void *>obj, R_NONE if rule is None or rule is _NO_RULE or
                                 rule == R_ANY else rule)
@@ -1125,6 +1147,17 @@ cdef object _rule_pd_ndarray_backed(tuple args, object kwargs):
     return None
 
 
+cdef object _rule_pytz(tuple args, object kwargs):
+    # pytz._p(zone, utcoffset, dstoffset, tzname): pytz.timezone(zone) only
+    # opens zones its own database lists; the offsets are ints.
+    if kwargs or not 1 <= len(args) <= 4 or _rule_zoneinfo(args[:1], None) is not None:
+        return "pytz._p only of a zone key, offsets and a name"
+    if not _all_types(args[1:3], (int, type(None))) or \
+            (len(args) == 4 and type(args[3]) not in (str, type(None))):
+        return "pytz._p only of a zone key, offsets and a name"
+    return None
+
+
 cdef object _rule_zoneinfo(tuple args, object kwargs):
     # ZoneInfo reads the time zone database by key: keys as the database
     # spells them (zoneinfo itself also rejects absolute and '..' paths).
@@ -1225,6 +1258,7 @@ cdef list _pandas_entries():
                "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked", R_PD_NDARRAY_BACKED),
         _entry("pandas._libs.internals._unpickle_block", rule=R_ANY),
         _entry("pandas._libs.tslibs.nattype._nat_unpickle", rule=R_ANY),
+        _entry("pandas._libs.tslibs.nattype.__nat_unpickle", rule=R_ANY),   # pandas 2
         _entry("pandas._libs.tslibs.timedeltas._timedelta_unpickle", rule=R_ANY),
         _entry("pandas._libs.tslibs.timestamps._unpickle_timestamp", rule=R_ANY),
         _entry("pandas.core.indexes.base._new_Index", rule=R_PD_INDEX_CTOR),
@@ -1233,6 +1267,9 @@ cdef list _pandas_entries():
         _entry("pandas.core.indexes.period._new_PeriodIndex", rule=R_PD_INDEX_CTOR),
         _entry("zoneinfo.ZoneInfo", rule=R_ZONEINFO),
         _entry("zoneinfo.ZoneInfo._unpickle", rule=R_ZONEINFO),
+        # pandas 2 keeps time zones as pytz objects
+        _entry("pytz._p", rule=R_PYTZ),
+        _entry("pytz._UTC", rule=R_EMPTY),
     ]
     return out
 
@@ -1254,6 +1291,8 @@ cdef object _apply_rule(int code, tuple args, object kwargs):
     """Run argument rule *code*: None to accept, else the reason to refuse."""
     if code == R_NONE:
         return None
+    elif code == R_PYTZ:
+        return _rule_pytz(args, kwargs)
     elif code == R_ANY:
         return _rule_any(args, kwargs)
     elif code == R_ARRAY_RECONSTRUCTOR:
