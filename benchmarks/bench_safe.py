@@ -42,10 +42,9 @@ sys.path.insert(0, HERE)
 
 
 def workloads(quick=False):
+    import bench_workloads as W
     import numpy as np
     import pandas as pd
-
-    import bench_workloads as W
     out = []
     scale = 0.02 if quick else 0.05
     for name in ("np_sci_record", "np_small_arrays", "json_records"):
@@ -160,10 +159,12 @@ def instructions(names, cands, quick, n=5):
     return out
 
 
-def run(rounds, quick):
+def run(rounds, quick, only=None):
     import pickler
     rows = []
     for name, kind, obj in workloads(quick):
+        if only and name not in only:
+            continue
         blob = pickle.dumps(obj, protocol=5)
         ref = pickler.loads(blob)
         assert pickle.dumps(pickler.safe_loads(
@@ -191,7 +192,7 @@ def run(rounds, quick):
           "| fickling | safe_loads vs fickling |")
     print("|---|---|---|---|---|---|---|")
     for name, kind, size, med, samples in rows:
-        def fmt(c):
+        def fmt(c, med=med, samples=samples):
             if c not in med:
                 return "n/a"
             v = samples[c]
@@ -211,6 +212,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller data, shorter rounds")
     ap.add_argument("--instructions", action="store_true",
                     help="also count instructions per call under callgrind")
+    ap.add_argument("--only", help="comma-separated workload names (default: all)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -218,7 +220,7 @@ def main():
         return
     import pickler
     print("pickler: %s   python %s" % (pickler.__file__, sys.version.split()[0]))
-    rows = run(a.rounds, a.quick)
+    rows = run(a.rounds, a.quick, a.only.split(",") if a.only else None)
     if a.instructions:
         print()
         print("Instructions per call (callgrind):")

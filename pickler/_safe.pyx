@@ -403,10 +403,12 @@ cdef class Allowlist:
     Entries are ``(name, source, rule, flags)``: *name* is the
     ``"module.qualname"`` a pickle uses, *source* the object or the
     ``"module.qualname"`` it is resolved from (numpy's two module spellings
-    name one object), *rule* an argument-rule code (R_*, internal) or None, *flags* a set of
-    ``"build-subclasses"``.  ``Allowlist(entries, label)``; most users only
-    combine the ready-made ones: ``pickler.safe.numpy + pickler.safe.pandas``
-    or ``allow=(pickler.safe.numpy, MyClass, "mymod.MyOther")``.
+    name one object), *rule* an argument-rule code (R_*, internal) or None,
+    *flags* a set of ``"build-subclasses"``.  Users combine the ready-made
+    ones, with each other or with classes, functions and names:
+    ``pickler.safe.numpy + pickler.safe.pandas``,
+    ``pickler.safe.numpy + (MyClass, "mymod.MyOther")``, or pass a tuple:
+    ``allow=(pickler.safe.numpy, MyClass, "mymod.MyOther")``.
     """
 
     cdef readonly tuple entries
@@ -419,12 +421,20 @@ cdef class Allowlist:
         self._compiled = None
 
     def __add__(self, other):
+        # Cython passes the operands in order, either may be the Allowlist
+        if not isinstance(self, Allowlist):
+            return Allowlist(_flatten(self), "extra") + other
         if isinstance(other, Allowlist):
             o = <Allowlist>other
-            seen = {e[0] for e in self.entries}
-            return Allowlist(self.entries + tuple(e for e in o.entries if e[0] not in seen),
-                             "%s + %s" % (self.label, o.label))
-        return NotImplemented
+        else:
+            o = Allowlist(_flatten(other), "extra")
+        seen = {e[0] for e in (<Allowlist>self).entries}
+        return Allowlist((<Allowlist>self).entries +
+                         tuple(e for e in o.entries if e[0] not in seen),
+                         "%s + %s" % ((<Allowlist>self).label, o.label))
+
+    def __radd__(self, other):
+        return Allowlist(_flatten(other), "extra") + self
 
     def __iter__(self):
         return iter(e[0] for e in self.entries)
@@ -750,7 +760,6 @@ cdef class SafePolicy(LoadPolicy):
             opcode=opname, offset=offset, module=module, name=name, reason=reason)
 
     cdef object find_global(self, Unpickler u, object module_name, object global_name):
-        cdef dict names
         PySys_Audit("pickle.find_class", "OO", <PyObject *>module_name, <PyObject *>global_name)
         if isinstance(u, SafeUnpickler):
             # an INST refused later reports its offset from these
@@ -1131,18 +1140,32 @@ cdef object _rule_np_scalar(tuple args, object kwargs):
     return None
 
 
+cdef object _pd_index = None       # pandas.Index, once a pandas rule ran
+cdef object _pd_ndbacked = None    # pandas._libs.arrays.NDArrayBacked
+
+
+cdef int _pandas() except -1:
+    global _pd_index, _pd_ndbacked
+    if _pd_index is None:
+        import pandas
+        from pandas._libs.arrays import NDArrayBacked
+        _pd_ndbacked = NDArrayBacked
+        _pd_index = pandas.Index
+    return 0
+
+
 cdef object _rule_pd_index_ctor(tuple args, object kwargs):
-    import pandas
+    _pandas()
     if kwargs or len(args) != 2 or not isinstance(args[0], type) or \
-            not issubclass(args[0], pandas.Index) or type(args[1]) is not dict:
+            not issubclass(args[0], _pd_index) or type(args[1]) is not dict:
         return "only (allowed Index class, dict)"
     return None
 
 
 cdef object _rule_pd_ndarray_backed(tuple args, object kwargs):
-    from pandas._libs.arrays import NDArrayBacked
+    _pandas()
     if kwargs or len(args) != 3 or not isinstance(args[0], type) or \
-            not issubclass(args[0], NDArrayBacked):
+            not issubclass(args[0], _pd_ndbacked):
         return "only of allowed array classes"
     return None
 
