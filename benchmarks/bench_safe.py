@@ -117,6 +117,32 @@ def time_per_call(fn, budget):
             n = max(n, int(n * budget / max(dt, 1e-9)))
 
 
+def tiny(rounds):
+    """Per-call cost on small pickles (one call per pickle): the setup each
+    loader pays per call shows here."""
+    import numpy as np
+    objs = [("10-float array", np.arange(10.0)), ("small dict", {"a": 1, "b": [1.5, "x"]}),
+            ("numpy scalar", np.float64(3.0))]
+    print()
+    print("| small pickle | pickler.loads | safe_loads | find_class | fickling "
+          "| fickling/safe_loads |")
+    print("|---|---|---|---|---|---|")
+    for label, obj in objs:
+        blob = pickle.dumps(obj, protocol=5)
+        cands = candidates("numpy", blob)
+        samples = {c: [] for c in cands}
+        order = list(cands)
+        for _ in range(rounds):
+            order = order[1:] + order[:1]
+            for c in order:
+                samples[c].append(time_per_call(cands[c], 0.02))
+        med = {c: statistics.median(v) for c, v in samples.items()}
+        print("| %s | %.2f us | %.2f us | %.2f us | %.2f us | %.1fx |" % (
+            label, med["pickler.loads"] * 1e6, med["safe_loads"] * 1e6,
+            med["find_class"] * 1e6, med.get("fickling", float("nan")) * 1e6,
+            med.get("fickling", float("nan")) / med["safe_loads"]))
+
+
 def _child(name, cand, n, quick):
     """Run candidate *cand* n times on workload *name* (under valgrind)."""
     import gc
@@ -213,6 +239,8 @@ def main():
     ap.add_argument("--instructions", action="store_true",
                     help="also count instructions per call under callgrind")
     ap.add_argument("--only", help="comma-separated workload names (default: all)")
+    ap.add_argument("--tiny", action="store_true",
+                    help="only the per-call table of small pickles")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -220,6 +248,9 @@ def main():
         return
     import pickler
     print("pickler: %s   python %s" % (pickler.__file__, sys.version.split()[0]))
+    if a.tiny:
+        tiny(a.rounds)
+        return
     rows = run(a.rounds, a.quick, a.only.split(",") if a.only else None)
     if a.instructions:
         print()
