@@ -19,12 +19,16 @@ from pickle import (
 
 from ._pickler import Pickler, dump, dumps
 from ._unpickler import Unpickler, load, loads
-# Deterministic pickles and content hashes (docs/hashing.md); not in __all__.
+# The capabilities beyond pickle's API, each with its own page in docs/; none
+# is in __all__, which stays pickle's.
+# Loading untrusted data with an allowlist (docs/security.md).
+from ._safe import SafeUnpickler, UnpicklingRefused, safe_load, safe_loads
+from . import safe
+# Deterministic pickles and content hashes (docs/hashing.md).
 from ._deterministic import DeterministicPickler, deterministic_dumps, hash
-
 # Files of a protocol 5 pickle plus aligned out-of-band buffers, opened by
-# mapping them (docs/file-format.md).  Not in __all__: ``pickler.open`` must
-# not shadow the builtin under ``from pickler import *``.
+# mapping them (docs/file-format.md); ``pickler.open`` must not shadow the
+# builtin under ``from pickler import *``.
 from ._file import FileFormatError, open, save
 
 # Opcode constants (MARK, STOP, ..., READONLY_BUFFER) and the other public

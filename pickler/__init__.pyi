@@ -125,6 +125,32 @@ class Unpickler:
     def find_class(self, module_name: str, global_name: str, /) -> Any: ...
     def persistent_load(self, pid: Any) -> Any: ...
 
+# The allowlist loader for untrusted data (pickler/_safe.pyx, docs/security.md).
+from . import safe as safe
+
+class UnpicklingRefused(UnpicklingError):
+    opcode: str | None
+    offset: int | None
+    module: str | None
+    name: str | None
+    reason: str | None
+
+class SafeUnpickler(Unpickler):
+    def __init__(self, file: _ReadableFileobj, *, allow: Any = (),
+                 fix_imports: bool = True, encoding: str = "ASCII",
+                 errors: str = "strict", buffers: Iterable[Any] | None = None,
+                 unsafe_allow_code_execution: Any = ()) -> None: ...
+    @property
+    def allowed(self) -> tuple[str, ...]: ...
+
+def safe_loads(data: Any, /, *, allow: Any = (), buffers: Iterable[Any] | None = None,
+               fix_imports: bool = True, encoding: str = "ASCII", errors: str = "strict",
+               unsafe_allow_code_execution: Any = ()) -> Any: ...
+def safe_load(file: _ReadableFileobj, /, *, allow: Any = (),
+              buffers: Iterable[Any] | None = None, fix_imports: bool = True,
+              encoding: str = "ASCII", errors: str = "strict",
+              unsafe_allow_code_execution: Any = ()) -> Any: ...
+
 MARK: bytes
 STOP: bytes
 POP: bytes

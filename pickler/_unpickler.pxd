@@ -8,6 +8,10 @@
 from cpython.ref cimport PyObject
 
 
+cdef class LoadPolicy
+
+
+
 cdef class Unpickler:
     # --- input source -------------------------------------------------
     cdef object _file_read       # bound file.read, None when loading from memory
@@ -61,3 +65,23 @@ cdef class Unpickler:
     cdef int _depth              # nesting depth of running load() calls on this object
     cdef unsigned long _thread   # the thread running load() while _depth > 0
     cdef bint _ready             # __init__ (or loads/load) finished setting the input up
+    cdef LoadPolicy _policy      # checks of an allowlist loader (pickler/_safe.pyx), or None
+
+
+cdef class LoadPolicy:
+    # What an Unpickler with a policy (pickler/_safe.pyx: SafeUnpickler)
+    # asks before each step that could run code: the handlers that resolve
+    # a global, call a callable, apply BUILD state or fill a container
+    # other than an exact list/dict/set call these only when
+    # Unpickler._policy is not None (a plain Unpickler never does).
+    # Each raises to refuse; *op* is the opcode asking.  builtin_extend and
+    # builtin_setitem return the built-in (C) method the loader calls as
+    # method(target, ...) instead of looking one up on the target.
+    cdef object find_global(self, Unpickler u, object module_name, object global_name)
+    cdef object extension(self, Unpickler u, long code, int nbytes)
+    cdef int check_call(self, Unpickler u, int op, object func, object args,
+                        object kwargs) except -1
+    cdef int check_build(self, Unpickler u, object inst, object state) except -1
+    cdef object builtin_extend(self, Unpickler u, object target)
+    cdef object builtin_setitem(self, Unpickler u, object target)
+    cdef int check_additems(self, Unpickler u, object target) except -1

@@ -1090,6 +1090,8 @@ cdef int _load_obj(Unpickler u) except -1:
         _underflow(u)
     args = _steal(_poptuple(u, i + 1))
     cls = _pop(u)
+    if u._policy is not None:
+        u._policy.check_call(u, OP_OBJ, cls, args, None)
     return _push(u, _instantiate(cls, args))
 
 
@@ -1106,6 +1108,8 @@ cdef int _load_inst(Unpickler u) except -1:
     class_name = _steal(R_Unicode_DecodeASCII(s, n - 1, "strict"))
     cls = _call_find_class(u, module_name, class_name)
     args = _steal(_poptuple(u, i))
+    if u._policy is not None:
+        u._policy.check_call(u, OP_INST, cls, args, None)
     return _push(u, _instantiate(cls, args))
 
 
@@ -1126,6 +1130,8 @@ cdef int _load_newobj(Unpickler u, bint use_kwargs) except -1:
         raise UnpicklingError("%s args argument must be a tuple, not %s" % (name, _tpname(args)))
     if use_kwargs and not P_Dict_Check(<PyObject *>kwargs):
         raise UnpicklingError("%s kwargs argument must be a dict, not %s" % (name, _tpname(kwargs)))
+    if u._policy is not None:
+        u._policy.check_call(u, OP_NEWOBJ_EX if use_kwargs else OP_NEWOBJ, cls, args, kwargs)
     obj = tp.tp_new(<type>cls, <PyObject *>args,
                     <PyObject *>kwargs if use_kwargs else NULL)
     return _push(u, obj)
@@ -1134,6 +1140,8 @@ cdef int _load_newobj(Unpickler u, bint use_kwargs) except -1:
 cdef object _call_find_class(Unpickler u, object module_name, object global_name):
     # The base class is immutable and its instances have no __dict__, so for
     # exact instances the attribute lookup would always find our method.
+    if u._policy is not None:
+        return u._policy.find_global(u, module_name, global_name)
     if type(u) is Unpickler:
         return _find_class_impl(u, module_name, global_name)
     return u.find_class(module_name, global_name)
@@ -1274,6 +1282,8 @@ cdef int _load_extension(Unpickler u, int nbytes) except -1:
     cdef long code = _binint(s, nbytes)
     if code <= 0:
         raise UnpicklingError("EXT specifies code <= 0")
+    if u._policy is not None:
+        return _push(u, u._policy.extension(u, code, nbytes))
     py_code = code
     obj = _extension_cache.get(py_code, _MISSING)
     if obj is not _MISSING:
@@ -1319,6 +1329,11 @@ cdef int _do_append(Unpickler u, Py_ssize_t x) except -1:
         return 0
     # Hold the target: user code below may re-enter.
     target = <object>lst
+    if u._policy is not None:
+        extend = u._policy.builtin_extend(u, target)
+        items = _steal(_poplist(u, x))
+        extend(target, items)
+        return 0
     PKL_LookupAttr(lst, <PyObject *>_S_EXTEND, &f)
     if f != NULL:
         extend = _steal(f)
@@ -1353,6 +1368,12 @@ cdef int _do_setitems(Unpickler u, Py_ssize_t x) except -1:
             while i < n:
                 R_Dict_SetItem(d, st[i - 1], st[i])
                 i += 2
+        elif u._policy is not None:
+            target = <object>d
+            setitem = u._policy.builtin_setitem(u, target)
+            while i < n:
+                setitem(target, <object>st[i - 1], <object>st[i])
+                i += 2
         else:
             target = <object>d
             while i < n:
@@ -1378,6 +1399,8 @@ cdef int _load_additems(Unpickler u) except -1:
         for item in items:
             R_Set_Add(s, <PyObject *>item)
     else:
+        if u._policy is not None:
+            u._policy.check_additems(u, target)
         add = getattr(target, _S_ADD)
         for item in items:
             add(item)
@@ -1395,6 +1418,8 @@ cdef int _load_build(Unpickler u) except -1:
         _underflow(u)
     state = _pop(u)
     inst = <object>u._stack[u._stack_len - 1]
+    if u._policy is not None:
+        u._policy.check_build(u, inst, state)
     PKL_LookupAttr(<PyObject *>inst, <PyObject *>_S_SETSTATE, &f)
     if f != NULL:
         setstate = _steal(f)
@@ -1499,6 +1524,8 @@ cdef int _load_reduce(Unpickler u) except -1:
     func = _pop(u)
     if not P_Tuple_Check(<PyObject *>args):
         raise TypeError("argument list must be a tuple")
+    if u._policy is not None:
+        u._policy.check_call(u, OP_REDUCE, func, args, None)
     return _push_steal(u, R_Object_Call(<PyObject *>func, <PyObject *>args, NULL))
 
 
@@ -1852,6 +1879,36 @@ cdef object _find_class_impl(Unpickler u, object module_name, object global_name
                 module_name = item
     module = import_module(module_name)
     return _getattribute(module, global_name, u._proto >= 4)
+
+
+# ---------------------------------------------------------------------------
+# Load policy (the hooks of pickler/_safe.pyx; see _unpickler.pxd)
+
+cdef class LoadPolicy:
+    """Base of the policies an Unpickler consults when one is set: this
+    base refuses everything; pickler._safe's allowlist overrides each hook."""
+
+    cdef object find_global(self, Unpickler u, object module_name, object global_name):
+        raise UnpicklingError("global '%s.%s' is forbidden" % (module_name, global_name))
+
+    cdef object extension(self, Unpickler u, long code, int nbytes):
+        raise UnpicklingError("extension code %d is forbidden" % code)
+
+    cdef int check_call(self, Unpickler u, int op, object func, object args,
+                        object kwargs) except -1:
+        raise UnpicklingError("calling %s is forbidden" % _tpname(func))
+
+    cdef int check_build(self, Unpickler u, object inst, object state) except -1:
+        raise UnpicklingError("BUILD on %s is forbidden" % _tpname(inst))
+
+    cdef object builtin_extend(self, Unpickler u, object target):
+        raise UnpicklingError("APPENDS to %s is forbidden" % _tpname(target))
+
+    cdef object builtin_setitem(self, Unpickler u, object target):
+        raise UnpicklingError("SETITEM on %s is forbidden" % _tpname(target))
+
+    cdef int check_additems(self, Unpickler u, object target) except -1:
+        raise UnpicklingError("ADDITEMS to %s is forbidden" % _tpname(target))
 
 
 # ---------------------------------------------------------------------------
