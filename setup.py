@@ -43,7 +43,8 @@ if SANITIZE:
 # pickler/*.pyx is built too.  A source distribution or checkout that lacks
 # one of them must fail here, loudly, instead of building a wheel that
 # installs and then fails at ``import pickler``.
-REQUIRED = ("_buffer", "_framer", "_imports", "_memo", "_pickler", "_unpickler")
+REQUIRED = ("_buffer", "_framer", "_imports", "_memo", "_pickler", "_unpickler",
+            "_deterministic", "_safe")
 sources = sorted(glob.glob(os.path.join("pickler", "*.pyx")))
 found = {os.path.splitext(os.path.basename(path))[0] for path in sources}
 missing = [name for name in REQUIRED if name not in found]
