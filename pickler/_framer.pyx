@@ -14,7 +14,7 @@ The bytes match CPython's C pickler exactly:
   with no copy; for ``dumps()`` the payload is copied into the buffer once,
   after growing it to the exact size needed.
 """
-from libc.string cimport memcpy, memmove
+from libc.string cimport memmove
 
 from ._buffer cimport WriteBuffer, buf_reserve, buf_write, copy_to_fresh
 from ._opcodes cimport FRAME

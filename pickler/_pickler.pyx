@@ -32,7 +32,7 @@ from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_AsLong
 from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_GET_ITEM
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
-from cpython.dict cimport PyDict_Next, PyDict_GetItemWithError
+from cpython.dict cimport PyDict_Next
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.method cimport PyMethod_Check, PyMethod_GET_FUNCTION, PyMethod_GET_SELF
 from libc.string cimport memcpy, strlen, strcmp
@@ -1131,8 +1131,6 @@ is None or smaller than 5.
     @cython.final
     cdef int _save_pers(self, object obj) except -1:
         """Returns 1 when persistent_id gave an ID (and it was written), else 0."""
-        cdef Framer framer = self.framer
-        cdef object pid_str
         pid = self.hook_persistent_id(obj)
         if pid is None:
             return 0
@@ -1410,7 +1408,7 @@ is None or smaller than 5.
         cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
         cdef PyObject *memo_      # borrowed, read where used (a hook may replace self.memo)
         cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
-        cdef Py_ssize_t i
+        cdef Py_ssize_t i, _pop
         cdef Py_ssize_t idx
         if n == 0:
             if self.proto:
@@ -1423,7 +1421,7 @@ is None or smaller than 5.
             idx = memo_lookup(<MemoTable>memo_, <PyObject *>obj)
             if idx >= 0:
                 # Recursive tuple: it was memoized while saving its items.
-                for i in range(n):
+                for _pop in range(n):
                     buf_write_byte(<Framer>framer_, POP)
                 return self.memo_get(idx)
             buf_write_byte(<Framer>framer_, <char>(TUPLE1 - 1 + <int>n))
@@ -1437,7 +1435,7 @@ is None or smaller than 5.
             if self.bin:
                 buf_write_byte(<Framer>framer_, POP_MARK)
             else:
-                for i in range(n + 1):
+                for _pop in range(n + 1):
                     buf_write_byte(<Framer>framer_, POP)
             return self.memo_get(idx)
         buf_write_byte(<Framer>framer_, TUPLE)
@@ -1676,7 +1674,6 @@ is None or smaller than 5.
         cdef Framer framer = self.framer
         cdef Py_ssize_t size
         cdef int i
-        cdef bint exhausted = False
         cdef Py_ssize_t pos = 0
         cdef PyObject *entry
         cdef Py_hash_t entry_hash
@@ -1714,7 +1711,6 @@ is None or smaller than 5.
                 try:
                     item = next(it)
                 except StopIteration:
-                    exhausted = True
                     break
                 self._save(item, 0)
                 item = None

@@ -21,7 +21,6 @@ from ._imports cimport import_module
 from ._buffer cimport HUGE_PAGE_PAYLOAD, copy_to_fresh
 from libc.string cimport memcpy, memchr, memset, strcmp
 from libc.stdlib cimport strtol
-from libc.limits cimport LONG_MAX
 
 import sys
 import pickle as _pickle_mod
@@ -537,7 +536,6 @@ cdef inline int _memoize(Unpickler u) except -1:
 
 cdef inline PyObject *_memo_get(Unpickler u, Py_ssize_t idx) except? NULL:
     """Borrowed memo entry, or NULL (without exception) when absent."""
-    cdef PyObject *p
     if 0 <= idx < u._memo_cap:
         return u._memo[idx]
     if u._memo_dict:
@@ -552,7 +550,6 @@ cdef int _memo_missing(Py_ssize_t idx) except -1:
 
 
 cdef int _memo_clear(Unpickler u) except -1:
-    cdef Py_ssize_t i
     cdef PyObject *p
     u._memo_dict = None
     # Entries are cleared from the top down, each slot emptied before its
@@ -757,7 +754,6 @@ cdef bint _try_peek(Unpickler u, Py_ssize_t n) except -1:
 
 cdef const char *_read_slow(Unpickler u, Py_ssize_t n) except NULL:
     """Slow path of _read(): the window holds fewer than n bytes."""
-    cdef const char *p
     if u._file_read is None:
         if u._pos > PY_SSIZE_T_MAX - n:
             raise UnpicklingError("read would overflow (invalid bytecode)")
@@ -1579,7 +1575,6 @@ cdef unsigned char _read_opcode_slow(Unpickler u) except? 0:
 cdef object _run(Unpickler u):
     cdef unsigned char op
     cdef const char *s
-    cdef PyObject *p
     cdef Py_ssize_t n
     while True:
         if u._pos < u._buflen:
