@@ -1293,8 +1293,51 @@ cdef list _pandas_entries():
         # pandas 2 keeps time zones as pytz objects
         _entry("pytz._p", rule=R_PYTZ),
         _entry("pytz._UTC", rule=R_EMPTY),
+        # Arrow-backed arrays: pandas 3 stores every string column this way
+        # when pyarrow is installed (and any "...[pyarrow]" dtype).  Their
+        # pickles rebuild pyarrow arrays from the stream's buffers; the
+        # rebuilt array is validated in full before pandas sees it.
+        _entry("pandas.arrays.ArrowStringArray", rule=R_ANY),
+        _entry("pandas.arrays.ArrowExtensionArray", rule=R_ANY),
+        _entry("pandas.core.arrays.string_arrow.ArrowStringArrayNumpySemantics", rule=R_ANY),
+        _entry("pyarrow.lib.type_for_alias", rule=R_STR_ONLY),
+        _entry("pyarrow.lib.py_buffer", rule=R_ANY),
+        _entry("pyarrow.lib._restore_array", _ValidatedArrowRestore("pyarrow.lib._restore_array"),
+               R_ANY),
     ]
     return out
+
+
+class _ValidatedArrowRestore(_Spellings):
+    """pyarrow.lib._restore_array behind a full validation.
+
+    _restore_array builds an arrow array from the type, lengths, offsets
+    and buffers a pickle gives, trusting them; a crafted stream could then
+    make later reads (by pandas or arrow kernels) go past a buffer's end.
+    The allowed object is a function that rebuilds the array the same way
+    and then runs arrow's full validation (offsets within their buffers,
+    lengths, UTF-8 of strings), raising pickle.UnpicklingError before the
+    array is used."""
+
+    def resolve(self):
+        restore = _Spellings.resolve(self)
+        if restore is None:
+            return None
+
+        def _restore_array(data):
+            arr = restore(data)
+            try:
+                arr.validate(full=True)
+            except Exception as exc:
+                raise _pickle_mod.UnpicklingError(
+                    "invalid arrow array in the pickle: %s" % exc) from exc
+            return arr
+
+        # The name pickles use for it, so that the policy's name checks and
+        # error messages speak of the function the stream asked for.
+        _restore_array.__module__ = "pyarrow.lib"
+        _restore_array.__qualname__ = "_restore_array"
+        return _restore_array
 
 
 PANDAS = Allowlist(_pandas_entries(), "pandas")

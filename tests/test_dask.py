@@ -663,10 +663,13 @@ def test_worker_cli_preload_and_config(client, tmp_path):
             "--nthreads", "1", "--no-nanny", "--no-dashboard"]
     env_config = dict(env, DASK_DISTRIBUTED__WORKER__PRELOAD='["pickler.dask"]')
     procs = [
+        # cwd: `-m` puts the working directory first on sys.path, and in CI
+        # that is the checkout, whose pickler/ has no compiled modules.
         subprocess.Popen(base + ["--preload", "pickler.dask", "--name", "cli-flag"],
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         cwd=tmp_path),
         subprocess.Popen(base + ["--name", "cli-config"], env=env_config,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path),
     ]
     try:
         client.wait_for_workers(4, timeout=60)
@@ -797,7 +800,7 @@ def test_differing_internals_refuse_to_install(monkeypatch):
 
 
 @cluster
-def test_import_fails_with_a_missing_attribute():
+def test_import_fails_with_a_missing_attribute(tmp_path):
     code = ("import distributed.scheduler, distributed\n"
             "del distributed.scheduler.dumps\n"
             "try:\n"
@@ -807,7 +810,7 @@ def test_import_fails_with_a_missing_attribute():
             "    import distributed.protocol.pickle as p, pickle\n"
             "    print(distributed.client.pickle is pickle, p.dumps.__module__)\n")
     proc = subprocess.run([sys.executable, "-c", code], env=_worker_env(), check=False,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     first, second = proc.stdout.strip().splitlines()[-2:]
     assert first.startswith("DistributedVersionError")

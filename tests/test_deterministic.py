@@ -855,14 +855,16 @@ _DEEP_IN_A_THREAD = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("kind", ["tuple", "frozenset", "sorted-dict"])
-def test_deep_data_in_a_thread_with_a_small_stack(kind):
+def test_deep_data_in_a_thread_with_a_small_stack(kind, tmp_path):
     # Deep data raises RecursionError instead of overflowing a 1 MiB thread
     # stack (in a subprocess: a crash shows as a failure).
     env = dict(os.environ,
                PYTHONPATH=os.path.dirname(os.path.dirname(pickler.__file__)))
+    # cwd: `-c` puts the working directory first on sys.path, and in CI that
+    # is the checkout, whose pickler/ has no compiled modules.
     proc = subprocess.run([sys.executable, "-c", _DEEP_IN_A_THREAD, kind],
                           capture_output=True, text=True, timeout=120, env=env,
-                          check=False)
+                          check=False, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "RecursionError"
 

@@ -753,6 +753,54 @@ def test_pandas_objects_load_identically():
         assert _same(got, pickler.loads(data, buffers=buffers)), tag
 
 
+def test_arrow_backed_pandas_objects_load_with_the_pandas_allowlist():
+    """pandas 3 stores every string column in arrow arrays when pyarrow is
+    installed; "...[pyarrow]" dtypes do so on pandas 2 too."""
+    pd = pytest.importorskip("pandas", reason="pandas is a [test] dependency")
+    # pyarrow comes with dask[dataframe] in the [test] extra
+    pa = pytest.importorskip("pyarrow", reason="pyarrow is needed for arrow-backed arrays")
+    objs = [pd.array(["a", None, "ccc"], dtype="string[pyarrow]"),
+            pd.Series([1, None, 3], dtype="int64[pyarrow]"),
+            pd.Series(["x", None], dtype=pd.ArrowDtype(pa.string())),
+            pd.DataFrame({"s": pd.array(["u", "v"], dtype="string[pyarrow]"),
+                          "f": pd.Series([0.5, None], dtype="float64[pyarrow]")})]
+    for obj in objs:
+        for p in range(6):
+            data = pickle.dumps(obj, protocol=p)
+            assert _same(pickler.safe_loads(data, allow=pickler.safe.pandas),
+                         pickler.loads(data)), (obj, p)
+        buffers = []
+        data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+        assert _same(pickler.safe_loads(data, allow=pickler.safe.pandas, buffers=buffers),
+                     pickler.loads(data, buffers=buffers)), obj
+
+
+def test_arrow_array_with_offsets_past_its_buffer_is_refused():
+    """Technique: an allowed rebuilder fed lying metadata (pyarrow's
+    _restore_array trusts offsets; reading the array would go past its data
+    buffer). The pandas allowlist's _restore_array validates in full."""
+    pa = pytest.importorskip("pyarrow", reason="pyarrow is needed for arrow-backed arrays")
+    import struct
+    from pyarrow.lib import _restore_array
+    good = pa.array(["ab", "cd"])
+    _, (state,) = good.__reduce__()
+    typ, length, nulls, offset, bufs, children, dictionary = state
+    lying = pa.py_buffer(struct.pack("<3i", 0, 2, 4000))
+    bad = (typ, length, nulls, offset, [bufs[0], lying, bufs[2]], children, dictionary)
+
+    class Crafted:
+        def __reduce__(self):
+            return (_restore_array, (bad,))
+
+    for p in (2, 5):
+        data = pickle.dumps(Crafted(), protocol=p)
+        # the stock rebuilder returns the broken array without a word
+        with pytest.raises(pa.ArrowInvalid):
+            pickle.loads(data).validate(full=True)
+        with pytest.raises(pickle.UnpicklingError, match="invalid arrow array"):
+            pickler.safe_loads(data, allow=pickler.safe.pandas)
+
+
 def test_scipy_sparse_with_scanned_names():
     """No ready-made scipy allowlist: scan() lists the names, and allowing
     exactly those (plus numpy) loads the matrices."""
