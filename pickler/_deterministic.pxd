@@ -49,7 +49,7 @@ cdef class DeterministicPickler(Pickler):
     cdef list canonical_order(self, list items, object owner)
     cdef bytes order_key(self, object item)
     cdef int save_tuple_by_value(self, tuple obj, object key) except -1
-    cdef int save_cycle_marker(self, object obj) except -1
+    cdef int save_reference(self, object obj) except -1
     cdef int save_set_canonical(self, object obj) except -1
     cdef int save_frozenset_canonical(self, object obj) except -1
     cdef int save_dict_sorted(self, dict obj) except -1

@@ -511,11 +511,17 @@ cdef class DeterministicPickler(Pickler):
             buf_write_byte(self.framer, TUPLE)
         return self._memoize(obj)
 
-    cdef int save_cycle_marker(self, object obj) except -1:
-        """In the pickle of an item being ordered: a container that is being
-        ordered (the item leads back to it) is written as a marker of its
-        depth on that stack, not again.  Returns 1 when it wrote one."""
+    cdef int save_reference(self, object obj) except -1:
+        """What the canonical savers write instead of the container itself:
+        a memo reference when it was pickled already, or, in the pickle of
+        an item being ordered, a marker of its depth on the ordering stack
+        when the item leads back to a container being ordered.  Returns 1
+        when it wrote either."""
         cdef Py_ssize_t i
+        cdef Py_ssize_t idx = memo_lookup(self.memo_table, <PyObject *>obj)
+        if idx >= 0:
+            self.memo_get(idx)
+            return 1
         if not self.ordering:
             return 0
         for i in range(len(self.ordering)):
@@ -525,13 +531,9 @@ cdef class DeterministicPickler(Pickler):
         return 0
 
     cdef int save_set_canonical(self, object obj) except -1:
-        cdef Py_ssize_t idx = memo_lookup(self.memo_table, <PyObject *>obj)
         cdef Py_ssize_t i, j, n
         cdef list items
-        if idx >= 0:
-            self.memo_get(idx)
-            return 1
-        if self.save_cycle_marker(obj):
+        if self.save_reference(obj):
             return 1
         items = self.canonical_order(list(obj), obj)
         enter_recursive(self.stack_floor)
@@ -555,12 +557,9 @@ cdef class DeterministicPickler(Pickler):
         return 1
 
     cdef int save_frozenset_canonical(self, object obj) except -1:
-        cdef Py_ssize_t idx = memo_lookup(self.memo_table, <PyObject *>obj)
+        cdef Py_ssize_t idx
         cdef list items
-        if idx >= 0:
-            self.memo_get(idx)
-            return 1
-        if self.save_cycle_marker(obj):
+        if self.save_reference(obj):
             return 1
         key = None
         if not self.fast:
@@ -594,12 +593,8 @@ cdef class DeterministicPickler(Pickler):
         return 1
 
     cdef int save_dict_sorted(self, dict obj) except -1:
-        cdef Py_ssize_t idx = memo_lookup(self.memo_table, <PyObject *>obj)
         cdef list items
-        if idx >= 0:
-            self.memo_get(idx)
-            return 1
-        if self.save_cycle_marker(obj):
+        if self.save_reference(obj):
             return 1
         items = [(key, obj[key]) for key in self.canonical_order(list(obj), obj)]
         if self.bin:
