@@ -1,7 +1,9 @@
 """Build the compiled modules of pickler.
 
-Every ``pickler/*.pyx`` becomes its own extension module; declarations shared
-between them live in the matching ``.pxd`` files.  ``PICKLER_DEBUG=1`` builds
+Every ``pickler/*.pyx`` becomes its own extension module (a module may be
+assembled from several ``.pxi`` files with Cython's ``include``);
+declarations shared between them live in the matching ``.pxd`` files and C
+helpers in ``pickler/*.h``.  ``PICKLER_DEBUG=1`` builds
 with line tracing and annotated HTML (never benchmark such a build).
 ``PICKLER_SANITIZE=address,undefined`` builds with gcc's sanitizers, as
 ``.ci/sanitize`` does (the interpreter must then preload their runtimes:
@@ -59,6 +61,7 @@ extensions = [
     Extension(
         "pickler." + os.path.splitext(os.path.basename(path))[0],
         [path],
+        include_dirs=["pickler"],   # the C headers next to the sources
         define_macros=macros,
         extra_compile_args=compile_args,
         extra_link_args=link_args,

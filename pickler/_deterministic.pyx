@@ -40,7 +40,7 @@ from libc.string cimport memcpy
 from ._pickler cimport Pickler
 from ._memo cimport memo_lookup
 from ._buffer cimport buf_write, buf_write_byte
-from ._opcodes cimport (MARK, POP, POP_MARK, TUPLE, TUPLE1, EMPTY_SET, ADDITEMS,
+from ._protocol cimport (MARK, POP, POP_MARK, TUPLE, TUPLE1, EMPTY_SET, ADDITEMS,
                         FROZENSET, EMPTY_DICT)
 
 cdef extern from "Python.h":

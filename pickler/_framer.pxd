@@ -3,12 +3,7 @@
 from libc.string cimport memcpy
 
 from ._buffer cimport WriteBuffer, buf_reserve
-
-
-cdef enum:
-    FRAME_SIZE_MIN = 4             # smaller frames are dropped (header removed)
-    FRAME_SIZE_TARGET = 64 * 1024  # a frame is committed once it holds this much
-    FRAME_HEADER_SIZE = 9          # FRAME opcode + 8-byte little-endian length
+from ._protocol cimport FRAME_SIZE_MIN, FRAME_SIZE_TARGET, FRAME_HEADER_SIZE
 
 
 cdef class Framer(WriteBuffer):

@@ -17,7 +17,7 @@ The bytes match CPython's C pickler exactly:
 from libc.string cimport memmove
 
 from ._buffer cimport WriteBuffer, buf_reserve, buf_write, copy_to_fresh
-from ._opcodes cimport FRAME
+from ._protocol cimport FRAME, put_le
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -27,12 +27,6 @@ cdef enum:
     # one reached, but never more than this, so that dumping one huge object
     # does not pin a huge buffer for the rest of the pickle.
     MAX_FLUSH_CAPACITY = 256 * 1024
-
-
-cdef inline void write_u64_le(char *p, unsigned long long v) noexcept:
-    cdef int i
-    for i in range(8):
-        p[i] = <char>((v >> (8 * i)) & 0xff)
 
 
 cdef class Framer(WriteBuffer):
@@ -59,7 +53,7 @@ cdef class Framer(WriteBuffer):
         header = self.ptr + self.frame_start
         if payload >= FRAME_SIZE_MIN:
             header[0] = <char>FRAME
-            write_u64_le(header + 1, <unsigned long long>payload)
+            put_le(header + 1, <unsigned long long>payload, 8)
         else:
             memmove(header, header + FRAME_HEADER_SIZE, <size_t>payload)
             self.length -= FRAME_HEADER_SIZE

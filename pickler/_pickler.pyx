@@ -37,7 +37,7 @@ from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.method cimport PyMethod_Check, PyMethod_GET_FUNCTION, PyMethod_GET_SELF
 from libc.string cimport memcpy, strlen, strcmp
 
-from ._opcodes cimport *
+from ._protocol cimport *
 from ._buffer cimport buf_reserve, buf_write, buf_write_byte
 from ._framer cimport Framer, opcode_boundary, write_payload
 from ._memo cimport MemoTable, MemoEntry, memo_lookup, memo_find, memo_set
@@ -228,8 +228,8 @@ cdef object _NotImplementedType = type(NotImplemented)
 
 cdef int _DEFAULT_PROTOCOL = DEFAULT_PROTOCOL
 
-# Behaviour that changed between the supported CPython versions.
-cdef bint PY313 = sys.version_info >= (3, 13)
+# Behaviour that changed between the supported CPython versions (the
+# version flags themselves are in _protocol.pxd).
 # 3.13+: a default persistent_id() method (returning None) exists, so that
 # subclasses can call super().persistent_id(obj).
 cdef bint HAS_DEFAULT_PERSISTENT_ID = PY313
@@ -240,7 +240,7 @@ cdef bint NESTED_GETATTR_CHAIN = PY313
 # Calling a builtin method counts one level of recursion on every supported
 # version; calling a builtin function does too, except on 3.12.
 cdef bint METHOD_CALL_COUNTS_RECURSION = True
-cdef bint FUNCTION_CALL_COUNTS_RECURSION = sys.version_info[:2] != (3, 12)
+cdef bint FUNCTION_CALL_COUNTS_RECURSION = not PY312 or PY313
 cdef str LOCAL_OBJECT_MSG = ("Can't get local object %r" if PY313
                              else "Can't pickle local object %r")
 cdef str PICKLEBUFFER_PROTO_MSG = (

@@ -1,5 +1,16 @@
 # cython: language_level=3
-"""Pickle opcodes, as the byte values the stream carries (see pickletools)."""
+"""The pickle protocol, written once for both halves: opcodes, protocol and
+frame limits, little-endian integer helpers, and the CPython version flags.
+
+Both the pickler and the unpickler (and the capability modules) cimport
+from here; nothing else in the tree spells an opcode value, a frame size or
+a version check.  This file holds declarations and inline helpers only:
+no state, no Python objects.
+"""
+from libc.stdint cimport uint64_t
+
+
+# Opcodes, as the byte values the stream carries (see pickletools).
 
 cdef enum:
     MARK = 0x28             # '('
@@ -75,7 +86,48 @@ cdef enum:
     NEXT_BUFFER = 0x97
     READONLY_BUFFER = 0x98
 
+# Protocol limits.
 cdef enum:
     HIGHEST_PROTOCOL = 5
     BATCHSIZE = 1000            # items per APPENDS / SETITEMS / ADDITEMS batch
     FAST_NESTING_LIMIT = 50     # fast mode starts tracking cycles past this depth
+
+# Frames (protocol 4+).
+cdef enum:
+    FRAME_SIZE_MIN = 4             # smaller frames are dropped (header removed)
+    FRAME_SIZE_TARGET = 64 * 1024  # a frame is committed once it holds this much
+    FRAME_HEADER_SIZE = 9          # FRAME opcode + 8-byte little-endian length
+
+
+# The CPython this module is compiled for (each build is for one version, so
+# these are C constants; see _protocol.h).  Named after the first version
+# that has the behaviour.
+cdef extern from "_protocol.h":
+    const bint PY311 "PICKLER_PY311"
+    const bint PY312 "PICKLER_PY312"
+    const bint PY313 "PICKLER_PY313"
+
+
+# Little-endian integers, as every sized opcode argument is written.  `n` is
+# a constant at every call site, so the C compiler unrolls the loops.
+
+cdef inline void put_le(char *p, uint64_t v, int n) noexcept nogil:
+    """Write the low `n` bytes of `v` at `p`, least significant first."""
+    cdef int i
+    for i in range(n):
+        p[i] = <char>((v >> (8 * i)) & 0xff)
+
+
+cdef inline uint64_t get_le(const char *p, int n) noexcept nogil:
+    """The unsigned value of the `n` bytes at `p`, least significant first."""
+    cdef const unsigned char *u = <const unsigned char *>p
+    cdef uint64_t x = 0
+    cdef int i
+    for i in range(n):
+        x |= (<uint64_t>u[i]) << (8 * i)
+    return x
+
+
+cdef inline long get_le_signed32(const char *p) noexcept nogil:
+    """BININT's argument: a signed 32-bit little-endian integer."""
+    return <long>(<int>(<unsigned int>get_le(p, 4)))
