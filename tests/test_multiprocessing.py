@@ -22,9 +22,11 @@ What is checked, against the real stdlib pools and queues:
 Sizes are small (threshold 4 KiB, arrays of 64 KiB) and pools are shared per
 start method (module fixtures) to keep the file fast on 2 cores.
 """
+import gc
 import multiprocessing as mp
 import os
 import pickle
+import re
 import secrets
 import subprocess
 import sys
@@ -43,10 +45,24 @@ N = 8192                       # float64 elements: 64 KiB, above THRESHOLD
 METHODS = ["fork", "spawn", "forkserver"]
 # Unique per test run; spawned children re-import this module and inherit it.
 PREFIX = os.environ.setdefault("PICKLER_TEST_MP_PREFIX", f"pkt{secrets.token_hex(3)}-")
+# Tests outside the shared pools name their segments with this prefix, so that
+# the pools' kept files (of PREFIX) do not count there.
+LOCAL = PREFIX + "l"
+KEPT = re.compile(r"-[0-9]+-k[0-9]+\Z")      # <prefix><token>-<pid>-k<n>
 
 
 def leftovers(prefix=PREFIX, directory=SHM):
+    """Every segment name of the prefix: message names and kept files."""
     return sorted(n for n in os.listdir(directory) if n.startswith(prefix))
+
+
+def undelivered(prefix=PREFIX, directory=SHM):
+    """Message names (not the files senders keep for their next messages)."""
+    return [n for n in leftovers(prefix, directory) if not KEPT.search(n)]
+
+
+def kept(prefix=PREFIX, directory=SHM):
+    return [n for n in leftovers(prefix, directory) if KEPT.search(n)]
 
 
 def mapping_of(a):
@@ -122,6 +138,7 @@ def env(request):
     pool.close()
     pool.join()
     executor.shutdown()
+    gc.collect()               # pipes and queues of the tests: their kept files
     assert leftovers() == []
 
 
@@ -141,7 +158,8 @@ def test_pool(env):
     # small and buffer-less objects still travel (in-band)
     assert pool.apply(add, ({"x": 1}.get("x"), 2)) == 3
     assert pool.apply(add, (np.ones(3), np.ones(3))).tolist() == [2.0, 2.0, 2.0]
-    assert leftovers() == []
+    # every message received; the parent and the workers keep files for reuse
+    assert undelivered() == [] and kept()
 
 
 def test_executor(env):
@@ -153,7 +171,7 @@ def test_executor(env):
     out = list(executor.map(add, [a, a], [a, 3 * a]))
     assert (out[0] == 2 * a).all() and (out[1] == 4 * a).all()
     assert executor.submit(add, 2, 3).result() == 5
-    assert leftovers() == []
+    assert undelivered() == []
 
 
 def test_process_queue_simplequeue_pipe(env):
@@ -186,7 +204,12 @@ def test_process_queue_simplequeue_pipe(env):
     q.close()
     q.join_thread()
     sq.close()
-    assert leftovers() == []
+    here.close()
+    # closed: the files this process kept for them are gone (the child's went
+    # when it exited); the pool's and the executor's stay until they shut down
+    for channel in (q._pk_channel, sq._pk_channel, here._pk_channel):
+        assert leftovers(PREFIX + channel.token) == []
+    assert undelivered() == []
 
 
 def test_receivers_independent(env):
@@ -202,13 +225,13 @@ def test_receivers_independent(env):
 def test_same_process_views_and_release():
     """Pipe to ourselves: the received array maps a segment whose name is
     already gone; the mapping goes away with the last view."""
-    ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=PREFIX)
+    ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=LOCAL)
     r, w = ctx.Pipe(duplex=False)
     a = np.arange(N, dtype=np.float64)
     w.send({"a": a, "b": a[: N // 2], "small": np.ones(4), "meta": [1, "x"]})
-    assert len(leftovers()) == 1                  # one segment per message
+    assert len(undelivered(LOCAL)) == 1                # one segment per message
     got = r.recv()
-    assert leftovers() == []                      # unlinked once mapped
+    assert undelivered(LOCAL) == []                    # unlinked once mapped
     path, _ = mapping_of(got["a"])
     assert in_segment(got["a"]) and in_segment(got["b"])
     assert not in_segment(got["small"])           # below threshold: in-band
@@ -225,7 +248,7 @@ def test_same_process_views_and_release():
 
 
 def test_readonly_stays_readonly():
-    ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=PREFIX)
+    ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=LOCAL)
     r, w = ctx.Pipe()
     a = np.arange(N, dtype=np.float64)
     a.flags.writeable = False
@@ -244,9 +267,9 @@ def echo_view(conn):
 
 
 def test_empty_sent_without_copy():
-    ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=PREFIX)
-    a = pmp.empty((1024, 16), np.float64, prefix=PREFIX)
-    assert len(leftovers()) == 1              # the array's own name
+    ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=LOCAL)
+    a = pmp.empty((1024, 16), np.float64, prefix=LOCAL)
+    assert len(leftovers(LOCAL)) == 1              # the array's own name
     assert a.flags.writeable and a.flags.c_contiguous
     a[:] = 1.0
     here, there = ctx.Pipe()
@@ -271,17 +294,17 @@ def test_empty_sent_without_copy():
     w.send(a[1:])
     b = r.recv()
     assert mapping_of(b)[1] == mapping_of(a)[1] and b[0, 0] == 1.0
-    assert len(leftovers()) == 1
+    assert len(leftovers(LOCAL)) == 1
     view = a[3]
     del a
-    assert len(leftovers()) == 1              # a view keeps it
+    assert len(leftovers(LOCAL)) == 1              # a view keeps it
     del view
-    assert leftovers() == []                  # name gone with the last view
+    assert leftovers(LOCAL) == []                  # name gone with the last view
     del b
-    z = pmp.zeros(5000, np.int32, prefix=PREFIX)
+    z = pmp.zeros(5000, np.int32, prefix=LOCAL)
     assert not z.any() and z.dtype == np.int32
     del z
-    assert leftovers() == []
+    assert leftovers(LOCAL) == []
 
 
 def test_empty_view_and_full_tmpfs(tmp_path):
@@ -366,7 +389,7 @@ def test_unpicklable_same_exception(env, which):
     # still usable, nothing left behind
     assert pool.apply(add, (1, 2)) == 3
     assert executor.submit(add, 1, 2).result() == 3
-    assert leftovers() == []
+    assert undelivered() == []
 
 
 FAULTS = r'''
