@@ -9,7 +9,9 @@ call made) before anything is timed:
 
 * ``stdlib``     -- ``ProcessPoolExecutor(mp_context=multiprocessing.get_context("forkserver"))``;
 * ``pickler``    -- ``ProcessPoolExecutor(mp_context=pickler.multiprocessing.get_context("forkserver"))``;
-* ``pickler+empty`` -- the same executor; the payload is allocated with
+* ``pickler keep=0`` -- the same with ``keep=0``: a new segment file for every
+  message (the design before senders kept their files; shows what reuse gains);
+* ``pickler+empty`` -- the ``pickler`` executor; the payload is allocated with
   ``pickler.multiprocessing.empty`` and the worker writes its result into an
   ``empty()`` array (sent by reference both ways: no copy at all);
 * ``joblib``     -- ``joblib.Parallel(n_jobs=2, backend="loky")`` (memory-maps
@@ -19,13 +21,18 @@ call made) before anything is timed:
 
 Rounds are interleaved (each round runs every candidate once, in a shuffled
 order); the table gives the median time with the min-max spread, throughput as
-payload bytes / round-trip time, and the peak memory of the whole process tree
+payload bytes / round-trip time, the speed-up over the standard context as the
+median (min-max) of the per-round ratios (stdlib time / candidate time in the
+same round, so that load changes between rounds cancel), and the peak memory of the whole process tree
 during one extra, separately run, round trip: the sum over the parent and all
 its descendants of ``Pss_Anon`` (private memory, /proc/PID/smaps_rollup) plus
 the growth of the system's ``Shmem`` (/proc/meminfo: /dev/shm files, Ray's
 object store), sampled every few milliseconds, minus the same just before the
 call, divided by the payload size.  A round trip that makes no copy but
-creates the result costs 1.0 (the result itself).
+creates the result costs 1.0 (the result itself).  ``kept`` is what the
+``pickler`` rows hold between calls: the segment files the parent and the
+workers keep for their next messages (all ``pklr-`` files in /dev/shm after
+the case), divided by the payload.
 
 ``--tiny`` cases: 10,000 small tasks (an int and a tuple in, a tuple out)
 through ``executor.map``, one task per message.
@@ -242,6 +249,8 @@ def make_candidates(args):
              None]
     cands[2] = Executor.__new__(Executor)
     cands[2].name, cands[2].shared, cands[2].ex = "pickler+empty", True, cands[1].ex
+    if not args.no_keep0:
+        cands.append(Executor("pickler keep=0", pmp.get_context("forkserver", keep=0)))
     notes = []
     if not args.no_joblib:
         try:
@@ -264,6 +273,22 @@ def check(case, x, y):
         assert y.shape == x.shape and float(y[-1]) == float(x[-1]) + 1, case
     else:
         assert y.shape == x.shape and float(y["x"].iloc[-1]) == float(x["x"].iloc[-1]) + 1
+
+
+def kept_bytes(prefix=pmp.DEFAULT_PREFIX):
+    total = 0
+    for name in os.listdir(pmp.DEFAULT_DIRECTORY):
+        if name.startswith(prefix):
+            try:
+                total += os.stat(os.path.join(pmp.DEFAULT_DIRECTORY, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def bench_case(case, cands, rounds):
@@ -296,7 +321,10 @@ def bench_case(case, cands, rounds):
         del y
         peaks[c.name] = (mon.peak - mon.baseline) / payload_nbytes(x)
     nbytes = payload_nbytes(payloads[False])
-    return nbytes, times, peaks
+    kept = kept_bytes() / nbytes
+    del payloads, x
+    gc.collect()
+    return nbytes, times, peaks, kept
 
 
 def bench_tiny(cands, n, rounds):
@@ -315,13 +343,14 @@ def bench_tiny(cands, n, rounds):
     return times
 
 
-def fmt_row(case, nbytes, name, ts, peak, ref):
+def fmt_row(case, nbytes, name, ts, peak, ref, kept=None):
     med = statistics.median(ts)
     gbs = nbytes / med / 1e9 if nbytes else float("nan")
-    speed = statistics.median(ref) / med if ref else float("nan")
-    return "| {} | {} | {:.4g} s ({:.4g}-{:.4g}) | {:.2f} | {:.2f}x | {} |".format(
-        case, name, med, min(ts), max(ts), gbs, speed,
-        f"{peak:.1f}" if peak is not None else "-")
+    ratios = [r / t for r, t in zip(ref, ts)]
+    return "| {} | {} | {:.4g} s ({:.4g}-{:.4g}) | {:.2f} | {:.2f}x ({:.2f}-{:.2f}) | {} | {} |".format(
+        case, name, med, min(ts), max(ts), gbs, statistics.median(ratios),
+        min(ratios), max(ratios), f"{peak:.1f}" if peak is not None else "-",
+        f"{kept:.1f}" if kept is not None else "-")
 
 
 def threshold_scan(rounds):
@@ -417,6 +446,7 @@ def main():
     ap.add_argument("--tiny-rounds", type=int, default=5)
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--no-joblib", action="store_true")
+    ap.add_argument("--no-keep0", action="store_true", help="no keep=0 candidate")
     ap.add_argument("--threshold", action="store_true")
     ap.add_argument("--alloc", action="store_true",
                     help="the cost of fresh memory: anonymous, tmpfs, mapping")
@@ -430,15 +460,20 @@ def main():
         alloc_scan(args.rounds * 3)
         return
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pickler.multiprocessing "
-          f"from {os.path.dirname(pmp.__file__)}, threshold {pmp.DEFAULT_THRESHOLD}")
+          f"from {os.path.dirname(pmp.__file__)}, threshold {pmp.DEFAULT_THRESHOLD}, "
+          f"keep {pmp.get_context('forkserver').keep}")
+    print(f"load average at start: {loadavg()}", flush=True)
+    start_load = loadavg()
     cands, notes = make_candidates(args)
+    notes.append(f"load average at start: {start_load}")
     for note in notes:
         print("note:", note)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     cases = [f"DataFrame {args.rows:.0e} rows" if c == "DataFrame" else c for c in cases]
     results = []
-    print("\n| case | candidate | round trip: median (min-max) | GB/s | vs stdlib | peak memory / payload |")
-    print("|---|---|---|---|---|---|")
+    print("\n| case | candidate | round trip: median (min-max) | GB/s "
+          "| vs stdlib: median of per-round ratios (min-max) | peak memory / payload | kept / payload |")
+    print("|---|---|---|---|---|---|---|")
     todo = [(c, args.rounds) for c in cases] + [("tiny", 0)] + (
         [("1 GiB", args.big_rounds)] if args.big else [])
     for case, rounds in todo:
@@ -451,14 +486,18 @@ def main():
                               ttimes["stdlib"]), flush=True)
                 results.append({"case": "tiny", "candidate": name, "times": ts})
             continue
-        nbytes, times, peaks = bench_case(case, cands, rounds)
+        nbytes, times, peaks, kept = bench_case(case, cands, rounds)
         for name, ts in times.items():
-            print(fmt_row(case, nbytes, name, ts, peaks.get(name), times["stdlib"]), flush=True)
+            print(fmt_row(case, nbytes, name, ts, peaks.get(name), times["stdlib"],
+                          kept if name == "pickler" else None), flush=True)
             results.append({"case": case, "candidate": name, "bytes": nbytes,
-                            "times": ts, "peak_per_payload": peaks.get(name)})
+                            "times": ts, "peak_per_payload": peaks.get(name),
+                            "kept_per_payload": kept if name == "pickler" else None})
     for c in cands:
         if c is not None and c.name != "pickler+empty":
             c.close()
+    print(f"load average at end: {loadavg()}")
+    notes.append(f"load average at end: {loadavg()}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"notes": notes, "results": results}, f, indent=1)

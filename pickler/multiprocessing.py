@@ -995,6 +995,11 @@ class Queue(_mpqueues.Queue):
         _drop_token(self._pk_channel.token)
 
 
+class JoinableQueue(Queue, _mpqueues.JoinableQueue):
+    """``multiprocessing.JoinableQueue`` pickling with pickler (``put`` as in
+    ``Queue``; ``task_done`` and ``join`` are the standard ones)."""
+
+
 class Pool(_mppool.Pool):
     """``multiprocessing.pool.Pool`` whose queues pickle with pickler.
 
@@ -1171,6 +1176,9 @@ class _ContextMixin:
 
     def Queue(self, maxsize=0):
         return Queue(maxsize, ctx=self, channel=self._pk_channel())
+
+    def JoinableQueue(self, maxsize=0):
+        return JoinableQueue(maxsize, ctx=self, channel=self._pk_channel())
 
     def SimpleQueue(self):
         return SimpleQueue(ctx=self, channel=self._pk_channel())

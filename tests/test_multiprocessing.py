@@ -247,6 +247,195 @@ def test_same_process_views_and_release():
         assert path not in f.read()
 
 
+
+def keeper(conn):
+    """Keeps the first array it receives while the sender sends again."""
+    old = conn.recv()
+    old[0] = -1.0                      # one page of its own; the rest maps the file
+    conn.send(mapping_of(old)[1])
+    new = conn.recv()
+    answer = (mapping_of(new)[1], float(old[0]), float(old[1:].min()),
+              float(old[1:].max()), float(new.min()), float(new.max()))
+    del old, new                       # unmapped before the sender hears back
+    conn.send(answer)
+    third = conn.recv()
+    conn.send((mapping_of(third)[1], float(third.min()), float(third.max())))
+
+
+
+def consume(jq, out):
+    """JoinableQueue consumer: sums arrays until None, then answers."""
+    total, all_in_segment = 0.0, True
+    while True:
+        a = jq.get()
+        if a is None:
+            jq.task_done()
+            break
+        total += float(a.sum())
+        all_in_segment = all_in_segment and in_segment(a)
+        del a
+        jq.task_done()
+    out.put((total, all_in_segment))
+
+
+def test_joinable_queue(env):
+    ctx, _, _ = env
+    jq, out = ctx.JoinableQueue(), ctx.Queue()
+    assert isinstance(jq, pmp.JoinableQueue)
+    p = ctx.Process(target=consume, args=(jq, out))
+    p.start()
+    for i in range(4):
+        jq.put(np.full(N, float(i)))
+    jq.put(None)
+    jq.join()                          # every task_done() arrived
+    total, all_in_segment = out.get(timeout=60)
+    p.join(60)
+    assert p.exitcode == 0 and all_in_segment and total == N * (0 + 1 + 2 + 3)
+    jq.close()
+    out.close()
+    for q in (jq, out):
+        assert leftovers(PREFIX + q._pk_channel.token) == []
+    assert undelivered() == []
+
+
+def test_manager_is_the_standard_one(env):
+    """ctx.Manager() is the standard SyncManager, started with the context's
+    Process: objects sent to and from the manager's process travel through
+    the standard pickle (in-band copies), and nothing goes to /dev/shm."""
+    ctx, _, _ = env
+    before = undelivered()
+    with ctx.Manager() as manager:
+        d = manager.dict()
+        q = manager.Queue()
+        a = np.arange(N, dtype=np.float64)
+        d["a"] = a
+        q.put(a)
+        got = d["a"]
+        assert (got == a).all() and (q.get() == a).all()
+        assert not in_segment(got) and got.flags.writeable
+        assert undelivered() == before
+    assert undelivered() == before
+
+
+def test_kept_file_not_rewritten_while_mapped(env):
+    """A sender reuses a file only once no receiver maps it: an array kept
+    alive in the receiver never changes when the sender sends again."""
+    ctx, _, _ = env
+    here, there = ctx.Pipe()
+    p = ctx.Process(target=keeper, args=(there,))
+    p.start()
+    a = np.full(N, 1.0)
+    here.send(a)
+    answered(here, p, 60)
+    first = here.recv()
+    a[:] = 2.0
+    here.send(a)                       # the child still maps the first file
+    answered(here, p, 60)
+    second, old0, old_min, old_max, new_min, new_max = here.recv()
+    assert second != first
+    assert (old0, old_min, old_max) == (-1.0, 1.0, 1.0)
+    assert (new_min, new_max) == (2.0, 2.0)
+    a[:] = 3.0
+    # both released by now: one of the two files is written again
+    here.send(a)
+    answered(here, p, 60)
+    third, lo, hi = here.recv()
+    p.join(60)
+    assert p.exitcode == 0
+    assert third in (first, second) and (lo, hi) == (3.0, 3.0)
+    here.close()
+    assert leftovers(PREFIX + here._pk_channel.token) == []
+
+
+def test_kept_file_reuse_in_process():
+    ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=LOCAL)
+    r, w = ctx.Pipe(duplex=False)
+    w.send(np.full(N, 1.0))
+    g1 = r.recv()
+    inode1 = mapping_of(g1)[1]
+    assert len(kept(LOCAL)) == 1 and undelivered(LOCAL) == []
+    assert in_segment(g1)                 # mapped by its (deleted) message name
+    g1[0] = -1.0                          # a private copy of that page
+    w.send(np.full(N, 2.0))
+    g2 = r.recv()
+    inode2 = mapping_of(g2)[1]
+    assert inode2 != inode1               # g1 still maps the first file
+    assert g1[0] == -1.0 and (g1[1:] == 1.0).all() and (g2 == 2.0).all()
+    del g1
+    w.send(np.full(N, 3.0))
+    g3 = r.recv()
+    assert mapping_of(g3)[1] == inode1    # unmapped: rewritten
+    assert (g3 == 3.0).all() and (g2 == 2.0).all()
+    view = g2[5:7]
+    del g2
+    w.send(np.full(N, 4.0))
+    g4 = r.recv()
+    assert mapping_of(g4)[1] not in (inode1, inode2)   # a view keeps its file
+    assert (view == 2.0).all() and (g3 == 3.0).all() and (g4 == 4.0).all()
+    assert len(kept(LOCAL)) == 3
+    w.close()                             # the sender's kept files go with it
+    assert leftovers(LOCAL) == []
+    assert (view == 2.0).all() and (g4 == 4.0).all()   # mappings outlive names
+
+
+def test_kept_file_held_by_forked_child():
+    """A child forked by the receiver inherits its mapping, and with it the
+    lock: the file stays untouched until the child is gone too."""
+    ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=LOCAL)
+    r, w = ctx.Pipe(duplex=False)
+    w.send(np.full(N, 1.0))
+    g = r.recv()
+    inode = mapping_of(g)[1]
+    rd, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                  # the child: wait, then check
+        os.close(wr)
+        os.read(rd, 1)
+        os._exit(0 if (g == 1.0).all() else 1)
+    os.close(rd)
+    del g                                         # the parent's mapping is gone
+    w.send(np.full(N, 2.0))
+    g2 = r.recv()
+    assert mapping_of(g2)[1] != inode and (g2 == 2.0).all()
+    os.write(wr, b"x")
+    os.close(wr)
+    assert os.waitpid(pid, 0)[1] == 0             # the child saw only 1.0
+    del g2
+    w.send(np.full(N, 3.0))                       # both files free now
+    g3 = r.recv()
+    assert (g3 == 3.0).all() and len(kept(LOCAL)) == 2
+    w.close()
+    assert leftovers(LOCAL) == []
+
+
+def test_keep_zero_and_swept_kept_files():
+    ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=LOCAL, keep=0)
+    assert ctx.keep == 0
+    r, w = ctx.Pipe(duplex=False)
+    w.send(np.ones(N))
+    assert len(undelivered(LOCAL)) == 1 and kept(LOCAL) == []
+    assert (r.recv() == 1).all() and leftovers(LOCAL) == []
+    # a kept file removed behind the sender's back (release_segments, an
+    # owner's sweep): the sender notices and takes a new one
+    ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=LOCAL)
+    assert ctx.keep > 0 and "keep=" in repr(ctx)
+    r, w = ctx.Pipe(duplex=False)
+    w.send(np.ones(N))
+    assert (r.recv() == 1).all() and len(kept(LOCAL)) == 1
+    assert pmp.release_segments(LOCAL) == 1 and leftovers(LOCAL) == []
+    w.send(np.full(N, 5.0))
+    assert (r.recv() == 5).all() and len(kept(LOCAL)) == 1
+    # a message swept before it was received is refused, not misread
+    w.send(np.full(N, 6.0))
+    assert pmp.release_segments(LOCAL) == 2
+    with pytest.raises(FileNotFoundError, match="segment"):
+        r.recv()
+    w.send(np.full(N, 7.0))
+    assert (r.recv() == 7).all()
+    w.close()
+    assert leftovers(LOCAL) == []
+
+
 def test_readonly_stays_readonly():
     ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=LOCAL)
     r, w = ctx.Pipe()
@@ -339,6 +528,19 @@ def test_empty_view_and_full_tmpfs(tmp_path):
             with pytest.raises(OSError, match="no room"):
                 ex.submit(add, big, big).result(60)
             assert (ex.submit(add, small, small).result(60) == 2).all()
+        assert os.listdir(mnt) == []
+        # files kept for reuse take room too: a send that needs it gets it
+        ctx = pmp.get_context("fork", threshold=THRESHOLD, prefix=PREFIX,
+                              directory=str(mnt), keep=1 << 20)
+        r1, w1 = ctx.Pipe(duplex=False)
+        w1.send(np.ones(75_000))                   # 600 KB
+        assert (r1.recv() == 1).all()
+        assert len(os.listdir(mnt)) == 1           # kept, no longer mapped
+        r2, w2 = ctx.Pipe(duplex=False)
+        w2.send(np.full(75_000, 2.0))              # no room beside it
+        assert (r2.recv() == 2).all()
+        w1.close()
+        w2.close()
         assert os.listdir(mnt) == []
         with pytest.raises(OSError, match="cannot reserve"):
             pmp.empty(300_000, directory=str(mnt))
