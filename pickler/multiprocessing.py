@@ -80,7 +80,9 @@ _PAGE = mmap.PAGESIZE
 _PREFIX_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz"
                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 _counter = itertools.count()
-_lock = threading.Lock()
+# Reentrant: weakref finalizers that take it (a channel or an empty() array
+# going away) can run inside any allocation, also while this thread holds it.
+_lock = threading.RLock()
 
 
 def _after_fork_in_child():
@@ -89,7 +91,7 @@ def _after_fork_in_child():
     # worker) would leave it locked forever in the child.  The resource
     # tracker's lock has no at-fork handler of its own (3.10-3.13).
     global _lock
-    _lock = threading.Lock()
+    _lock = threading.RLock()
     tracker = getattr(_tracker, "_resource_tracker", None)
     if tracker is not None and hasattr(tracker, "_lock"):
         tracker._lock = threading.RLock()
@@ -350,8 +352,11 @@ def _drop(entry):
         _kept.remove(entry)
     except ValueError:
         pass
+    fd, entry.fd = entry.fd, -1
+    if fd < 0:
+        return                    # dropped already (a reentrant finalizer)
     try:
-        os.close(entry.fd)
+        os.close(fd)
     except OSError:
         pass
     _release(entry.path, entry.tracked)
@@ -381,6 +386,39 @@ def _drop_all_kept():
             _drop(entry)
 
 
+def release_kept():
+    """Give back the segment files this process keeps for reuse.
+
+    Each sending process keeps the files of its recent messages (and of its
+    ``empty()`` arrays that are gone) to write the next ones into: up to a
+    context's ``keep`` bytes.  They go when their pipe or queue is closed,
+    when a pool or executor shuts down, and when the process exits; this
+    releases them now.  Files still mapped by a receiver stay in memory
+    until it lets go.
+    """
+    _drop_all_kept()
+
+
+def _register_kept(entry, keep):
+    """Add a new kept file and trim to `keep` bytes (the caller holds _lock)."""
+    global _kept_exit_pid
+    if _kept_exit_pid != os.getpid():
+        _kept_exit_pid = os.getpid()
+        _mputil.Finalize(None, _drop_all_kept, exitpriority=-40)
+    _kept.append(entry)
+    _trim(keep, entry)
+
+
+def _trim(keep, current):
+    total = sum(e.size for e in _kept)
+    for entry in _kept.copy():     # _drop() removes from it
+        if total <= keep and len(_kept) <= _MAX_KEPT:
+            break
+        if entry is not current and not entry.taken:
+            total -= entry.size
+            _drop(entry)
+
+
 def _wait_free(entry, size):
     # Worth a short wait when the alternative is a new file: the receiver
     # of the previous message is usually releasing it right now (a worker
@@ -403,7 +441,6 @@ def _acquire(channel, size):
     largest), or a new one.  None when the message alone is more than the
     channel may keep: it then gets a file of its own, as with keep=0.
     """
-    global _kept_exit_pid
     if size > channel.keep:
         return None
     best = waiting = None
@@ -448,9 +485,6 @@ def _acquire(channel, size):
         best = _Kept(channel.token, path, fd, channel.tracked)
         best.taken = True
         with _lock:
-            if _kept_exit_pid != os.getpid():
-                _kept_exit_pid = os.getpid()
-                _mputil.Finalize(None, _drop_all_kept, exitpriority=-40)
             _kept.append(best)
         if channel.finalized != os.getpid():
             channel.finalized = os.getpid()
@@ -462,26 +496,27 @@ def _acquire(channel, size):
         best.size = size
     with _lock:
         _kept.remove(best)
-        _kept.append(best)
-        total = sum(e.size for e in _kept) - best.size + size
-        for entry in _kept.copy():     # _drop() removes from it
-            if total <= channel.keep and len(_kept) <= _MAX_KEPT:
-                break
-            if entry is not best and not entry.taken:
-                total -= entry.size
-                _drop(entry)
+        best.size = max(best.size, size)      # what it holds once written
+        _register_kept(best, channel.keep)
     return best
 
 
 # --------------------------------------------------------------------------
 # Arrays allocated in shared memory: sent by reference.
 
-_shared = {}    # start address -> (end, path, size, directory, tracked, owner pid)
+_shared = {}    # start address -> (end, path, size, directory, tracked, owner pid, prefix)
 _shared_exit_pid = None
+_keep_by_directory = {}
+
+
+def _empty_key(realdir, prefix):
+    return f"e:{realdir}:{prefix}"
 
 
 def _forget_shared(start, fd):
     entry = _shared.pop(start, None)
+    if entry is not None and entry[5] == os.getpid() and _keep_empty(entry, fd):
+        return
     try:
         os.close(fd)
     except OSError:
@@ -490,10 +525,61 @@ def _forget_shared(start, fd):
         _release(entry[1], entry[4])
 
 
+def _keep_empty(entry, fd):
+    """Keep the file of an empty() array that is gone, for the next empty()
+    of about its size: its pages are allocated already.  Renamed to a kept
+    name (receivers map it by their own names); reused once free, as the
+    kept files of messages are."""
+    _end, path, _size, realdir, tracked, _pid, prefix = entry
+    keep = _keep_by_directory.get(realdir)
+    if keep is None:
+        keep = _keep_by_directory[realdir] = _default_keep(realdir)
+    try:
+        size = os.fstat(fd).st_size
+    except OSError:
+        return False
+    if size > keep:
+        return False
+    kept = os.path.join(os.path.dirname(path),
+                        f"{prefix}e-{os.getpid()}-k{next(_counter)}")
+    with _Deferred():
+        if tracked:
+            _tracker.register("/" + os.path.basename(kept), "shared_memory")
+        try:
+            os.rename(path, kept)
+        except OSError:
+            if tracked:
+                _tracker.unregister("/" + os.path.basename(kept), "shared_memory")
+            return False
+        if tracked:
+            _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+    entry = _Kept(_empty_key(realdir, prefix), kept, fd, tracked)
+    entry.size = size
+    with _lock:
+        _register_kept(entry, keep)
+    return True
+
+
+def _take_kept_empty(realdir, prefix, size):
+    """A free kept empty() file of `size` to 2 x `size` bytes, or None."""
+    key = _empty_key(realdir, prefix)
+    with _lock:
+        for entry in _kept.copy():
+            if (entry.token == key and not entry.taken
+                    and size <= entry.size <= 2 * size + _PAGE):
+                state = _kept_state(entry)
+                if state == _FREE:
+                    _kept.remove(entry)
+                    return entry
+                if state == _GONE:
+                    _drop(entry)
+    return None
+
+
 def _release_all_shared():
     # At exit (also in children, which leave with os._exit after running
     # multiprocessing's finalizers): names of arrays still alive go.
-    for entry in list(_shared.values()):
+    for entry in _shared.copy().values():
         if entry[5] == os.getpid():
             _release(entry[1], entry[4])
 
@@ -514,10 +600,17 @@ def empty(shape, dtype=float, order="C", *, directory=DEFAULT_DIRECTORY,
     seen by a receiver in every page that receiver has not written itself,
     so hand the array over (or send a copy) if the receiver must see a
     snapshot.  Space is reserved up front (an ENOSPC ``OSError`` here, never
-    a SIGBUS later).  The file's own name is removed when the last array
-    viewing it is gone in this process (or when the process exits); its
-    memory is freed when no process maps it any more.
+    a SIGBUS later).  When the last array viewing it is gone in this process,
+    the file is kept for the next ``empty()`` of about its size (allocated
+    pages are four times faster to fill than new ones; reused only once no
+    process maps it), up to the default ``keep`` bytes per process, and
+    removed at exit or by ``release_kept()``; its memory is freed when no
+    process maps it any more.
     """
+    return _empty(shape, dtype, order, directory, prefix)[0]
+
+
+def _empty(shape, dtype, order, directory, prefix):
     global _shared_exit_pid
     import numpy
     dtype = numpy.dtype(dtype)
@@ -534,8 +627,13 @@ def empty(shape, dtype=float, order="C", *, directory=DEFAULT_DIRECTORY,
         nbytes *= n
     size = max(nbytes, 1)
     channel = _Channel(1, directory, prefix, token="e")
-    path = channel.new_path()
-    fd = _create(path, channel.tracked)
+    realdir = os.path.realpath(directory)
+    reused = _take_kept_empty(realdir, prefix, size) if _kept else None
+    if reused is not None:
+        path, fd = reused.path, reused.fd
+    else:
+        path = channel.new_path()
+        fd = _create(path, channel.tracked)
     try:
         try:
             os.posix_fallocate(fd, 0, size)
@@ -553,16 +651,20 @@ def empty(shape, dtype=float, order="C", *, directory=DEFAULT_DIRECTORY,
         _shared_exit_pid = os.getpid()
         _mputil.Finalize(None, _release_all_shared, exitpriority=-60)
     start = _buffer_address(memoryview(mm))
-    _shared[start] = (start + size, path, size, os.path.realpath(directory),
-                      channel.tracked, os.getpid())
+    _shared[start] = (start + size, path, size, realdir, channel.tracked, os.getpid(),
+                      prefix)
     weakref.finalize(mm, _forget_shared, start, fd)
-    return numpy.ndarray(shape, dtype, buffer=mm, order=order)
+    return numpy.ndarray(shape, dtype, buffer=mm, order=order), reused is not None
 
 
 def zeros(shape, dtype=float, order="C", *, directory=DEFAULT_DIRECTORY,
           prefix=DEFAULT_PREFIX):
-    """Like ``empty()``; the memory is zero (reserved space reads as zeros)."""
-    return empty(shape, dtype, order, directory=directory, prefix=prefix)
+    """Like ``empty()``; the memory is zero (new space reads as zeros, a
+    reused file is cleared)."""
+    a, reused = _empty(shape, dtype, order, directory, prefix)
+    if reused:
+        a.fill(0)
+    return a
 
 
 def _locate_shared(view, realdir):
@@ -570,7 +672,7 @@ def _locate_shared(view, realdir):
         return None
     start = _buffer_address(view)
     end = start + view.nbytes
-    for base, (limit, path, size, directory, _t, _pid) in list(_shared.items()):
+    for base, (limit, path, size, directory, _t, _pid, _p) in _shared.copy().items():
         if base <= start and end <= limit and directory == realdir:
             return path, size, start - base
     return None

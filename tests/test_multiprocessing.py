@@ -485,14 +485,22 @@ def test_empty_sent_without_copy():
     assert mapping_of(b)[1] == mapping_of(a)[1] and b[0, 0] == 1.0
     assert len(leftovers(LOCAL)) == 1
     view = a[3]
+    inode = mapping_of(a)[1]
     del a
     assert len(leftovers(LOCAL)) == 1              # a view keeps it
     del view
-    assert leftovers(LOCAL) == []                  # name gone with the last view
-    del b
+    # its name gone with the last view; the file is kept for the next empty()
+    assert len(kept(LOCAL)) == 1 and undelivered(LOCAL) == []
+    c = pmp.empty((1024, 16), np.float64, prefix=LOCAL)
+    assert mapping_of(c)[1] != inode               # b (received) still maps it
+    del b, c
+    z = pmp.zeros((1000, 16), np.float64, prefix=LOCAL)   # about its size: reused
+    assert mapping_of(z)[1] == inode and not z.any()        # and cleared
+    del z
     z = pmp.zeros(5000, np.int32, prefix=LOCAL)
     assert not z.any() and z.dtype == np.int32
     del z
+    pmp.release_kept()
     assert leftovers(LOCAL) == []
 
 
