@@ -31,8 +31,8 @@ object store), sampled every few milliseconds, minus the same just before the
 call, divided by the payload size.  A round trip that makes no copy but
 creates the result costs 1.0 (the result itself).  ``kept`` is what the
 ``pickler`` rows hold between calls: the segment files the parent and the
-workers keep for their next messages (all ``pklr-`` files in /dev/shm after
-the case), divided by the payload.
+workers keep for their next messages and ``empty()`` arrays (the kept
+``pklr-...-k<n>`` files in /dev/shm after the case), divided by the payload.
 
 ``--tiny`` cases: 10,000 small tasks (an int and a tuple in, a tuple out)
 through ``executor.map``, one task per message.
@@ -276,9 +276,10 @@ def check(case, x, y):
 
 
 def kept_bytes(prefix=pmp.DEFAULT_PREFIX):
+    """Bytes of the kept files (``<prefix><channel>-<pid>-k<n>``) in /dev/shm."""
     total = 0
     for name in os.listdir(pmp.DEFAULT_DIRECTORY):
-        if name.startswith(prefix):
+        if name.startswith(prefix) and name.rsplit("-", 1)[-1].startswith("k"):
             try:
                 total += os.stat(os.path.join(pmp.DEFAULT_DIRECTORY, name)).st_blocks * 512
             except OSError:

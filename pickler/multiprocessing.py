@@ -313,15 +313,25 @@ _kept_exit_pid = None
 class _Kept:
     """A segment file this process keeps for its channel's next messages."""
 
-    __slots__ = ("fd", "path", "size", "taken", "token", "tracked")
+    __slots__ = ("fd", "mm", "path", "size", "taken", "token", "tracked", "view",
+                 "written")
 
     def __init__(self, token, path, fd, tracked):
         self.token = token        # channel token (whose sweep removes the file)
         self.path = path          # the kept name
         self.fd = fd              # read-write descriptor, the sender's
-        self.size = 0             # bytes written so far (the file's length)
+        self.size = 0             # the file's length once the current send is written
+        self.written = 0          # bytes from 0 whose pages the file has (written once)
+        self.mm = None            # MAP_SHARED mapping of those bytes (reuse writes here)
+        self.view = None          # writable memoryview of mm
         self.tracked = tracked    # registered with the resource tracker
         self.taken = False        # a send in some thread is using it
+
+    def unmap(self):
+        if self.view is not None:
+            self.view.release()
+            self.mm.close()
+            self.view = self.mm = None
 
 
 def _kept_state(entry):
@@ -355,6 +365,7 @@ def _drop(entry):
     fd, entry.fd = entry.fd, -1
     if fd < 0:
         return                    # dropped already (a reentrant finalizer)
+    entry.unmap()
     try:
         os.close(fd)
     except OSError:
@@ -491,9 +502,11 @@ def _acquire(channel, size):
             weakref.finalize(channel, _drop_token, channel.token,
                              os.getpid()).atexit = False
     elif best.size > 2 * size:
-        # Much larger than needed: give the rest of its pages back.
+        # Much larger than needed: give the rest of its pages back (and the
+        # mapping first: its pages past the new end would fault).
+        best.unmap()
         os.ftruncate(best.fd, size)
-        best.size = size
+        best.size = best.written = size
     with _lock:
         _kept.remove(best)
         best.size = max(best.size, size)      # what it holds once written
@@ -812,8 +825,23 @@ def _write_segment(copies, size, channel):
         path, fd = entry.path, entry.fd
     try:
         try:
-            for view, offset in copies:
-                _write_all(fd, view, offset, path)
+            if entry is not None and entry.written >= size:
+                # Pages the file has: a plain copy through the sender's own
+                # shared mapping (no page faults after the first reuse, no
+                # SIGBUS: nothing past what pwrite() allocated).
+                if entry.view is None or len(entry.view) < size:
+                    entry.unmap()
+                    entry.mm = mmap.mmap(fd, entry.written, flags=mmap.MAP_SHARED,
+                                         prot=mmap.PROT_READ | mmap.PROT_WRITE)
+                    entry.view = memoryview(entry.mm)
+                target = entry.view
+                for view, offset in copies:
+                    target[offset:offset + view.nbytes] = view
+            else:
+                for view, offset in copies:
+                    _write_all(fd, view, offset, path)
+                if entry is not None:
+                    entry.written = size
         except OSError as e:
             if e.errno in _NO_ROOM:
                 raise OSError(
