@@ -172,20 +172,93 @@ class _Channel:
         return count
 
 
-class _Deferred:
-    """Defer SIGTERM and SIGINT in this thread while a name and its tracker
-    registration change together: Pool.terminate() SIGTERMs workers, and a
-    worker killed between the two would leave the tracker a name without a
-    file (a leak report) or a file it does not know."""
+_DEFERRED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_arrived = []          # signals that came while the main thread deferred them
+_deferring = False     # the main thread is inside a _Deferred block
 
-    __slots__ = ("old",)
-    _signals = frozenset((signal.SIGTERM, signal.SIGINT))
+
+def _record(signum, frame):
+    _arrived.append(signum)
+
+
+class _Deferred:
+    """Defer SIGTERM and SIGINT while a name and its tracker registration
+    change together: Pool.terminate() SIGTERMs workers, KeyboardInterrupt
+    can come between any two statements of the main thread, and a process
+    stopped between the two would leave the tracker a name without a file
+    (a leak report) or a file it does not know.
+
+    Blocking the signals in this thread is not enough: the kernel hands a
+    signal sent to the process to any thread that does not block it (numpy's
+    BLAS threads, in a forkserver worker), and SIG_DFL then ends the whole
+    process.  So in the main thread the two signals' handlers are replaced
+    by one that records them; on leaving, the previous handlers come back
+    (``signal.signal`` first runs what is pending) and whatever arrived is
+    redelivered: SIG_DFL by os.kill (the process ends as it would have), a
+    Python handler (KeyboardInterrupt) by a call.  Other threads, where
+    Python cannot install handlers, only block them in themselves.
+    """
+
+    __slots__ = ("mask", "saved")
 
     def __enter__(self):
-        self.old = signal.pthread_sigmask(signal.SIG_BLOCK, self._signals)
+        global _deferring
+        self.saved = self.mask = None
+        if _deferring or threading.current_thread() is not threading.main_thread():
+            self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED_SIGNALS)
+            return
+        saved = []
+        try:
+            for signum in _DEFERRED_SIGNALS:
+                handler = signal.getsignal(signum)
+                if handler is signal.SIG_DFL or callable(handler):
+                    signal.signal(signum, _record)
+                    saved.append((signum, handler))
+        except ValueError:          # not the main interpreter: no handlers
+            self._restore(saved)
+            self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED_SIGNALS)
+            return
+        except BaseException:       # a pending signal's handler raised
+            self._restore(saved)
+            raise
+        self.saved = saved
+        _deferring = True
+
+    @staticmethod
+    def _restore(saved):
+        raised = None
+        for signum, handler in saved:
+            while True:
+                try:
+                    signal.signal(signum, handler)
+                    break
+                except BaseException as e:  # noqa: BLE001 -- re-raised below
+                    # Another signal's handler raised before the change:
+                    # the handler is not back yet, try again.
+                    raised = raised or e
+        return raised
 
     def __exit__(self, *exc):
-        signal.pthread_sigmask(signal.SIG_SETMASK, self.old)
+        global _deferring
+        saved = self.saved
+        if saved is None:
+            if self.mask is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
+            return
+        _deferring = False
+        raised = self._restore(saved)
+        if _arrived:
+            arrived = sorted(set(_arrived))
+            _arrived.clear()
+            handlers = dict(saved)
+            for signum in arrived:
+                handler = handlers.get(signum)
+                if handler is signal.SIG_DFL:
+                    os.kill(os.getpid(), signum)
+                elif handler is not None:
+                    handler(signum, None)
+        if raised is not None:
+            raise raised
 
 
 def _release(path, tracked):
