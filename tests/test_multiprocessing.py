@@ -28,6 +28,7 @@ import os
 import pickle
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -770,6 +771,39 @@ def test_executor_made_before_the_switch():
     with ex:
         assert type(ex._call_queue) is pmp._OriginalSafeQueue
         assert ex.submit(add, 2, 3).result(60) == 5     # the worker starts now
+
+
+def test_deferred_holds_signals_in_a_threaded_process():
+    """A name and its tracker registration change together even when the
+    process has other threads (a signal blocked in one thread only goes to
+    another, and SIG_DFL ends the process there): SIGTERM ends the process
+    after the block, KeyboardInterrupt is raised after it."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
+        with pmp._Deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)
+            os.write(w, b"block done")
+        os.write(w, b", not ended")
+        os._exit(0)
+    os.close(w)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(r, "rb") as f:
+        assert f.read() == b"block done"
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+    import _thread
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with pmp._Deferred():
+            _thread.interrupt_main()
+            time.sleep(0.05)
+            steps.append("block done")
+    assert steps == ["block done"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def test_unpack_refuses_what_is_not_a_segment(tmp_path):
