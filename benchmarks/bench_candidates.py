@@ -9,12 +9,11 @@ Every candidate exposes the same six entry points as the ``pickle`` module
 * ``py``      -- the pure-Python implementation (``pickle._Pickler`` ...),
   only timed where it finishes in reasonable time.
 """
+import _pickle
 import os
 import pickle
 import subprocess
 import sys
-
-import _pickle
 
 
 class Candidate:

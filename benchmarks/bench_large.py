@@ -215,7 +215,9 @@ def _reset_peak():
 
 def peak_child(mode, nbytes, cand_name, tmpdir, use_tracemalloc):
     import gc
+
     import numpy as np
+
     from bench_candidates import make_candidates
     from bench_workloads import make_large_array
     cand = make_candidates()[cand_name]

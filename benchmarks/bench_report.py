@@ -3,7 +3,7 @@ import datetime
 import math
 import re
 
-from bench_large import fmt_size, fmt_time, _fmt_bytes
+from bench_large import _fmt_bytes, fmt_size, fmt_time
 from bench_timing import geomean
 
 MiB = 1 << 20
@@ -285,7 +285,7 @@ def update_docs(path, md):
         text = f.read()
     if BEGIN not in text or END not in text:
         raise SystemExit("%s has no measured-results markers" % path)
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
     text = pattern.sub(lambda _: BEGIN + "\n" + md + END, text)
     with open(path, "w") as f:
         f.write(text)

@@ -42,9 +42,10 @@ sys.path.insert(0, HERE)
 
 
 def workloads(quick=False):
-    import bench_workloads as W
     import numpy as np
     import pandas as pd
+
+    import bench_workloads as W
     out = []
     scale = 0.02 if quick else 0.05
     for name in ("np_sci_record", "np_small_arrays", "json_records"):

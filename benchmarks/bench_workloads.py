@@ -81,9 +81,11 @@ BENCH_DISPATCH_TABLE[Point] = reduce_point
 # ---------------------------------------------------------------------------
 # Data generators (seeded, so every run pickles the same objects).
 
-_WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet "
-          "kilo lima mike november oscar papa quebec romeo sierra tango "
-          "uniform victor whiskey xray yankee zulu").split()
+_WORDS = [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+    "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
+    "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu",
+]
 _UNICODE = ("naïve café", "Ελληνικά", "日本語テキスト", "emoji \U0001f600 ok",
             "Ünïcödé", "plain ascii")
 _EPOCH = datetime.datetime(2020, 1, 1, 12, 0, 0)

@@ -1,14 +1,13 @@
 # Type stubs for pickler: the same public API as the standard library's pickle.
-from collections.abc import Callable, Iterable, Mapping
 import os
-from typing import Any, Literal, Protocol
-
+from collections.abc import Callable, Iterable, Mapping
 from pickle import (
     PickleBuffer as PickleBuffer,
     PickleError as PickleError,
     PicklingError as PicklingError,
     UnpicklingError as UnpicklingError,
 )
+from typing import Any, Literal, Protocol, TypeAlias
 
 __version__: str
 __all__: list[str]
@@ -31,7 +30,7 @@ class _ReadableFileobj(Protocol):
     def read(self, n: int, /) -> bytes: ...
     def readline(self) -> bytes: ...
 
-_BufferCallback = Callable[[PickleBuffer], Any] | None
+_BufferCallback: TypeAlias = Callable[[PickleBuffer], Any] | None
 
 def dump(obj: Any, file: _WritableFileobj, protocol: int | None = None, *,
          fix_imports: bool = True, buffer_callback: _BufferCallback = None) -> None: ...

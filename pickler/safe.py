@@ -21,14 +21,14 @@ from ._safe import (  # noqa: F401
     NEVER_ALLOWED_BUILTINS,
     NEVER_ALLOWED_MODULES,
     NEVER_ALLOWED_NAMES,
+    NUMPY as numpy,
+    PANDAS as pandas,
     Allowlist,
     SafeUnpickler,
     UnpicklingRefused,
     safe_load,
     safe_loads,
 )
-from ._safe import NUMPY as numpy  # noqa: F401
-from ._safe import PANDAS as pandas  # noqa: F401
 
 
 def scan(data):

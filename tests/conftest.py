@@ -10,7 +10,6 @@
 """
 import os
 
-import pytest
 from hypothesis import HealthCheck, settings
 
 _slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -46,6 +45,7 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     import _pickle
+
     import pickler
     lines = ["pickler imported from: %s" % os.path.dirname(pickler.__file__)]
     mod = getattr(pickler.Pickler, "__module__", "?")

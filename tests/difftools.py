@@ -4,11 +4,10 @@ same input and demand identical results.
 Not a test module (pytest only collects ``test_*.py``); the test modules
 import it by name because pytest puts ``tests/`` on ``sys.path``.
 """
+import _pickle
 import collections
 import io
 import pickle
-
-import _pickle
 
 import pickler
 

@@ -4,6 +4,7 @@ Names, constants, exception classes, signatures, and the attributes of a
 Pickler object are compared with the running interpreter's ``pickle`` /
 ``_pickle``.
 """
+import _pickle
 import ast
 import importlib.metadata
 import importlib.resources
@@ -13,7 +14,6 @@ import pickle
 import re
 import sys
 
-import _pickle
 import pytest
 
 import pickler

@@ -27,11 +27,10 @@ import sys
 import textwrap
 
 import pytest
-import test_differential as td
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import pickler
+import test_differential as td
 
 try:
     import numpy as np

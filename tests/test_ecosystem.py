@@ -338,7 +338,9 @@ def make_classes():
     @dataclasses.dataclass
     class DC:
         a: int
-        b: typing.List[int] = dataclasses.field(default_factory=list)
+        # typing.List, not list: cloudpickle and dill pickle this class by
+        # value, annotations included
+        b: typing.List[int] = dataclasses.field(default_factory=list)  # noqa: UP006
     return Base, Child, Color, DC
 
 Base, Child, Color, DC = make_classes()

@@ -9,7 +9,7 @@ be identical: this covers what is left in the memo and in the output buffer
 after a failure.  Bad objects are rebuilt for every run (some mutate
 themselves while being pickled).
 """
-import collections
+import _pickle
 import copyreg
 import gc
 import io
@@ -21,7 +21,6 @@ import textwrap
 import threading
 import tracemalloc
 
-import _pickle
 import pytest
 
 import pickler
@@ -93,9 +92,7 @@ class Mutator:
         if self.how == "dict-add":
             for i in range(10):
                 t["added%d" % i] = i
-        elif self.how == "dict-clear":
-            t.clear()
-        elif self.how == "list-clear":
+        elif self.how in ("dict-clear", "list-clear"):
             t.clear()
         elif self.how == "list-extend":
             t.extend(range(5))
@@ -810,7 +807,6 @@ def test_memo_replaced_by_a_hook_during_dump(proto, where):
                 def persistent_id(self, obj):
                     if isinstance(obj, tuple) and len(obj) == 2:
                         self.memo = {}
-                    return None
             elif where == "reducer_override":
                 def reducer_override(self, obj):
                     if isinstance(obj, tuple) and len(obj) == 2:

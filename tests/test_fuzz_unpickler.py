@@ -37,8 +37,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 SECONDS = float(os.environ.get("PICKLER_FUZZ_SECONDS", "20"))
 SEED = int(os.environ.get("PICKLER_FUZZ_SEED", "12345"))
 

@@ -1,12 +1,12 @@
 """Instances of plain classes: pickler writes object's default reduction
 directly (no reduce tuple); every way a class or an instance can change that
 reduction must be noticed.  Differential against _pickle, every protocol."""
+import _pickle
 import abc
 import dataclasses
 import io
 import pickle
 
-import _pickle
 import pytest
 
 import pickler

@@ -781,6 +781,7 @@ def test_arrow_array_with_offsets_past_its_buffer_is_refused():
     buffer). The pandas allowlist's _restore_array validates in full."""
     pa = pytest.importorskip("pyarrow", reason="pyarrow is needed for arrow-backed arrays")
     import struct
+
     from pyarrow.lib import _restore_array
     good = pa.array(["ab", "cd"])
     _, (state,) = good.__reduce__()

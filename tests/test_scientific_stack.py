@@ -8,9 +8,9 @@ out-of-band) and is loaded back by both unpicklers from the same bytes.
 pandas and scipy are test dependencies (pyproject ``[test]``), so these
 tests run in CI; ``importorskip`` only keeps a bare checkout collectable.
 """
+import _pickle
 import pickle
 
-import _pickle
 import pytest
 
 import pickler

@@ -7,6 +7,7 @@ in the same order).  Data avoids the few places where the C and the
 pure-Python picklers write different bytes for built-ins (containers of
 1000*k+1 items, protocol-0 strings with backslashes before 3.13).
 """
+import _pickle
 import collections
 import io
 import os
@@ -14,7 +15,6 @@ import pickle
 import subprocess
 import sys
 
-import _pickle
 import pytest
 
 import pickler

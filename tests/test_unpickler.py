@@ -1,5 +1,6 @@
 """API, input handling, protocol 5 buffers and hook semantics of pickler's
 Unpickler, compared with the running interpreter's ``_pickle``."""
+import _pickle
 import collections
 import gc
 import inspect
@@ -8,7 +9,6 @@ import pickle
 import sys
 import weakref
 
-import _pickle
 import pytest
 
 import pickler

@@ -8,15 +8,14 @@ the input holds are the exception: there ``_pickle`` (before gh-115952)
 allocates the claimed size first, while ours must fail fast with
 ``UnpicklingError`` and little memory (checked with tracemalloc).
 """
+import _pickle
 import collections
 import datetime
 import io
 import pickle
 import struct
-import sys
 import tracemalloc
 
-import _pickle
 import pytest
 
 from pickler._unpickler import Unpickler, loads

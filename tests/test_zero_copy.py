@@ -4,12 +4,12 @@ Buffer addresses, memory sharing and tracemalloc peaks; no timings (those
 are in benchmarks/).  numpy reports its data allocations to tracemalloc, and
 pickler's output buffer is a bytes object, so both show in the peaks.
 """
+import _pickle
 import gc
 import io
 import pickle
 import tracemalloc
 
-import _pickle
 import pytest
 
 import pickler
