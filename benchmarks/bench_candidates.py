@@ -32,7 +32,7 @@ class Candidate:
         self.Unpickler = Unpickler
 
     def __repr__(self):
-        return "<Candidate %s>" % self.name
+        return f"<Candidate {self.name}>"
 
 
 def import_pickler():

@@ -47,4 +47,4 @@ def __getattr__(name):
     if name == "GlobalRef":
         from ._scan import GlobalRef
         return GlobalRef
-    raise AttributeError("module 'pickler.safe' has no attribute %r" % name)
+    raise AttributeError(f"module 'pickler.safe' has no attribute {name!r}")

@@ -61,11 +61,11 @@ class _Outcome:
 
     def __repr__(self):
         if self.exc is not None:
-            return "<raised %s>" % self.exc.__name__
+            return f"<raised {self.exc.__name__}>"
         d = self.data
         if isinstance(d, bytes) and len(d) > 300:
             d = d[:300] + b"...(%d bytes)" % len(self.data)
-        return "<%r buffers=%r>" % (d, self.buffers)
+        return f"<{d!r} buffers={self.buffers!r}>"
 
 
 def _make_callback(callback_returns):
@@ -135,15 +135,14 @@ def check(obj, protocols=PROTOCOLS, *, kind="corpus", oob=None,
             ref = _run(mode, _pickle, obj, proto, kwargs, oob, pickler_factory)
             got = _run(mode, pickler, obj, proto, kwargs, oob, pickler_factory)
             ref2 = _run(mode, _pickle, obj, proto, kwargs, oob, pickler_factory)
-            where = "proto=%r mode=%s oob=%r kwargs=%r" % (proto, mode, oob, kwargs)
+            where = f"proto={proto!r} mode={mode} oob={oob!r} kwargs={kwargs!r}"
             if expect_ok:
-                assert ref.exc is None, "_pickle raised %s (%s)" % (ref.exc, where)
+                assert ref.exc is None, f"_pickle raised {ref.exc} ({where})"
             assert got.key() == ref.key(), (
-                "pickler differs from _pickle (%s):\n pickler: %r\n _pickle: %r"
-                % (where, got, ref))
+                f"pickler differs from _pickle ({where}):\n pickler: {got!r}\n _pickle: {ref!r}")
             assert ref2.key() == ref.key(), (
                 "the object pickles differently after pickler touched it "
-                "(%s):\n before: %r\n after: %r" % (where, ref, ref2))
+                f"({where}):\n before: {ref!r}\n after: {ref2!r}")
             comparisons[kind] += 1
             refs.append(ref)
     return refs

@@ -417,7 +417,7 @@ def test_command_line_prints_like_python_m_pickle(tmp_path):
     ]
     files = []
     for i, obj in enumerate(objs):
-        path = tmp_path / ("f%d.pickle" % i)
+        path = tmp_path / (f"f{i}.pickle")
         path.write_bytes(pickle.dumps(obj, protocol=i + 2))
         files.append(str(path))
     stdin = pickle.dumps({"from": "stdin"}, protocol=0)

@@ -370,35 +370,35 @@ SIZES = (0, 1, 2, 3, 999, 1000, 1001, 2000, 2001)
 
 def corpus_containers():
     for n in SIZES:
-        yield "list%d" % n, list(range(n))
-        yield "tuple%d" % n, tuple(range(n))
-        yield "dict%d" % n, {i: -i for i in range(n)}
-        yield "set%d" % n, set(range(n))
-        yield "frozenset%d" % n, frozenset(range(n))
-        yield "strlist%d" % n, ["s%d" % (i % 7) for i in range(n)]
-        yield "strdict%d" % n, {"k%d" % i: "v" for i in range(n)}
-        yield "MyList%d" % n, MyList(range(n))
-        yield "MyDict%d" % n, MyDict((i, None) for i in range(n))
-        yield "MySet%d" % n, MySet(range(n))
-        yield "MyFrozenSet%d" % n, MyFrozenSet(range(n))
-        yield "MyTuple%d" % n, MyTuple(range(n))
-        yield "ReduceItems%d" % n, ReduceItems(n)
-        yield "nested-tuple%d" % n, tuple((i, (i,)) for i in range(n))
+        yield f"list{n}", list(range(n))
+        yield f"tuple{n}", tuple(range(n))
+        yield f"dict{n}", {i: -i for i in range(n)}
+        yield f"set{n}", set(range(n))
+        yield f"frozenset{n}", frozenset(range(n))
+        yield f"strlist{n}", [f"s{i % 7}" for i in range(n)]
+        yield f"strdict{n}", {f"k{i}": "v" for i in range(n)}
+        yield f"MyList{n}", MyList(range(n))
+        yield f"MyDict{n}", MyDict((i, None) for i in range(n))
+        yield f"MySet{n}", MySet(range(n))
+        yield f"MyFrozenSet{n}", MyFrozenSet(range(n))
+        yield f"MyTuple{n}", MyTuple(range(n))
+        yield f"ReduceItems{n}", ReduceItems(n)
+        yield f"nested-tuple{n}", tuple((i, (i,)) for i in range(n))
 
 
 def corpus_scalars():
     for v in INT_EDGES:
-        yield "int %d bits %s" % (v.bit_length(), "neg" if v < 0 else "pos"), v
+        yield "int {} bits {}".format(v.bit_length(), "neg" if v < 0 else "pos"), v
     for v in FLOAT_EDGES:
-        yield "float %r" % v, v
+        yield f"float {v!r}", v
     yield "complex", complex(1.5, -2)
     yield "complex-nan", complex(math.nan, -0.0)
     yield "bools", [True, False, None]
     for s in STRINGS:
-        yield "str len %d %r" % (len(s), s[:12]), s
+        yield f"str len {len(s)} {s[:12]!r}", s
     for b in BYTESES:
-        yield "bytes len %d" % len(b), b
-        yield "bytearray len %d" % len(b), bytearray(b)
+        yield f"bytes len {len(b)}", b
+        yield f"bytearray len {len(b)}", bytearray(b)
     yield "empty-bytearray-shared", [bytearray()] * 3
     yield "MyStr", MyStr("abc")
     yield "MyBytes", MyBytes(b"abc")
@@ -668,7 +668,7 @@ def test_large_memo_every_object_found_again():
     import random
     objs = []
     for i in range(50_000):
-        objs.append("s%d" % i)
+        objs.append(f"s{i}")
         objs.append([i])
         objs.append(("t", i, "x" * (i % 50)))
     again = objs[:]
@@ -748,7 +748,7 @@ def extension_codes():
 
 
 @pytest.mark.parametrize("cls,code", EXTENSIONS,
-                         ids=["code-%#x" % c for _, c in EXTENSIONS])
+                         ids=[f"code-{c:#x}" for _, c in EXTENSIONS])
 def test_extension_codes(extension_codes, cls, code):
     check(cls)
     check([cls, cls()])
@@ -785,7 +785,7 @@ def _compat_objects():
             continue
         if _pickle_fails(obj):
             continue  # e.g. names that are aliases pickled under another name
-        seen.append(pytest.param(obj, id="%s.%s" % (module, qualname)))
+        seen.append(pytest.param(obj, id=f"{module}.{qualname}"))
     return seen
 
 

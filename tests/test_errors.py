@@ -91,7 +91,7 @@ class Mutator:
         t = self.target
         if self.how == "dict-add":
             for i in range(10):
-                t["added%d" % i] = i
+                t[f"added{i}"] = i
         elif self.how in ("dict-clear", "list-clear"):
             t.clear()
         elif self.how == "list-extend":
@@ -264,8 +264,7 @@ def assert_same_failure(make_bad, protocols=PROTOCOLS, expected=None,
     for proto in protocols:
         got = _run_sequence(pickler, make_bad, proto, make_pickler, **kw)
         ref = _run_sequence(_pickle, make_bad, proto, make_pickler, **kw)
-        assert got == ref, "proto %d:\n pickler: %r\n _pickle: %r" % (
-            proto, got, ref)
+        assert got == ref, f"proto {proto}:\n pickler: {got!r}\n _pickle: {ref!r}"
         # module-level dumps() too
         if make_pickler is None:
             assert (_outcome(lambda: pickler.dumps(make_bad(), proto, **kw)) ==
@@ -657,12 +656,12 @@ def test_deep_nesting_recursion_error(tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pickler.__file__))
     script = DEEP_SCRIPT.replace("assert pickler.Pickler is not None",
-                                 "assert pickler.__file__ == %r" % pickler.__file__)
+                                 f"assert pickler.__file__ == {pickler.__file__!r}")
     proc = subprocess.run([sys.executable, "-c", script], env=env,
                           cwd=str(tmp_path), capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, (
-        "subprocess died (code %d): %s" % (proc.returncode, proc.stderr[-2000:]))
+        f"subprocess died (code {proc.returncode}): {proc.stderr[-2000:]}")
     lines = proc.stdout.splitlines()
     assert lines and lines[-1] == "DONE", proc.stdout[-2000:]
     for line in lines[:-1]:
@@ -731,7 +730,7 @@ def _leak_cases():
     yield "reduce-raises", fresh_pickler_each_time(
         lambda: {"a": [b"x" * 1000], "b": ReduceRaises()})
     yield "lock-in-dict", fresh_pickler_each_time(
-        lambda: {"k%d" % i: i for i in range(50)} | {"lock": threading.Lock()}, 4)
+        lambda: {f"k{i}": i for i in range(50)} | {"lock": threading.Lock()}, 4)
     yield "unpicklable-after-1000", dump_with(
         lambda: list(range(1200)) + [ReduceRaises()], 4)
     yield "buffer-callback-raises", dump_with(
@@ -782,8 +781,8 @@ def test_no_leak_on_error_path(call):
     finally:
         tracemalloc.stop()
     grown_blocks, grown_size, grown_refs, top = min(windows)
-    assert grown_blocks < 500, "%d more blocks:\n%s" % (grown_blocks, top)
-    assert grown_size < 64 * 1024, "grew by %d bytes:\n%s" % (grown_size, top)
+    assert grown_blocks < 500, f"{grown_blocks} more blocks:\n{top}"
+    assert grown_size < 64 * 1024, f"grew by {grown_size} bytes:\n{top}"
     if has_refcount:
         assert grown_refs < 1000
 

@@ -275,8 +275,7 @@ def test_differential_fuzz(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     stats = result["stats"]
-    print("\nfuzz: %d cases (%d both ok, %d both raise, %d C allocation failures)"
-          % (stats["cases"], stats.get("both_ok", 0), stats.get("both_raise", 0),
+    print("\nfuzz: {} cases ({} both ok, {} both raise, {} C allocation failures)".format(stats["cases"], stats.get("both_ok", 0), stats.get("both_raise", 0),
              stats.get("c_allocation_failure", 0)))
     assert result["n_failures"] == 0, result["failures"]
     assert stats["cases"] >= 1000

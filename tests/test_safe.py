@@ -277,7 +277,7 @@ def hostile_corpus():
                       ("cloudpickle.cloudpickle", "_make_function"),
                       ("joblib.numpy_pickle", "load")]:
         cases = [(p, framed(p, G(mod, name) + b"(" + S(CMD_TOUCH) + b"tR.")) for p in range(6)]
-        add("stdlib helper %s.%s" % (mod, name), cases, allow="numpy")
+        add(f"stdlib helper {mod}.{name}", cases, allow="numpy")
     add("numpy.dtype of a non-str", _raw_all(
         G("numpy", "dtype") + b"(" + G("numpy", "ndarray") + b"tR."), allow="numpy")
     add("numpy._reconstruct of a non-array class", _raw_all(
@@ -322,7 +322,7 @@ def worker(corpus_name, fuzz_iterations=0, seed=0):
 
     def hook(ev, args):
         if state["on"] and ev.startswith(FORBIDDEN_EVENTS):
-            events.append("%s %r" % (ev, args)[:200])
+            events.append("{} {!r}".format(*(ev, args)[:200]))
 
     # Warm the policies (they resolve their names once, importing what the
     # allowlists name) so that any import during a load below is a finding.
@@ -360,9 +360,9 @@ def worker(corpus_name, fuzz_iterations=0, seed=0):
                 try:
                     pickler.safe_loads(sample, allow=_allow_spec(allow))
                 except UnpicklingRefused as e:
-                    outcome = "refused: %s" % e
+                    outcome = f"refused: {e}"
                 except Exception as e:  # noqa: BLE001  (any exception is an outcome)
-                    outcome = "error: %s: %s" % (type(e).__name__, e)
+                    outcome = f"error: {type(e).__name__}: {e}"
                 finally:
                     state["on"] = False
                 touched = os.path.exists(sentinel)
@@ -436,8 +436,8 @@ def _run_worker(args, timeout=240):
         sentinel = os.path.join(tmp, "sentinel")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, HERE]))
         env[SENTINEL_ENV] = sentinel
-        code = ("import sys; sys.path.insert(0, %r); import test_safe; "
-                "test_safe.worker(*%r)" % (HERE, tuple(args)))
+        code = (f"import sys; sys.path.insert(0, {HERE!r}); import test_safe; "
+                f"test_safe.worker(*{tuple(args)!r})")
         proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                               text=True, timeout=timeout, cwd=tmp, check=False)
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -813,7 +813,7 @@ def test_scipy_sparse_with_scanned_names():
             data = pickle.dumps(obj, protocol=p)
             with pytest.raises(UnpicklingRefused):
                 pickler.safe_loads(data, allow=pickler.safe.numpy)
-            names = tuple(sorted({"%s.%s" % (r.module, r.name) for r in pickler.safe.scan(data)
+            names = tuple(sorted({f"{r.module}.{r.name}" for r in pickler.safe.scan(data)
                                   if (r.module or "").startswith("scipy")}))
             got = pickler.safe_loads(data, allow=(pickler.safe.numpy,) + names)
             assert _same(got, pickler.loads(data)), (tag, p)

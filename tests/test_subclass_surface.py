@@ -88,9 +88,9 @@ def test_dispatch_entry_for_a_builtin_type():
     assert_same(ref, ours, DATA)
     assert_same(ref, ours, [{"b", "a"}, {5, 4, 6}, {"k": {2, 1}}])
     # sorted: equal sets pickle equally whatever their history
-    a, b = {"x%d" % i for i in range(50)}, set()
+    a, b = {f"x{i}" for i in range(50)}, set()
     for i in reversed(range(50)):
-        b.add("x%d" % i)
+        b.add(f"x{i}")
     assert dump(ours, a, 4) == dump(ours, b, 4)
 
 

@@ -651,7 +651,7 @@ def test_build_interns_instance_dict_keys_as_c(proto):
     """BUILD stores interned keys, as _pickle does; pickler remembers the
     interned twin of each memoized key (more keys than its 8 slots here,
     so pairs are evicted and found again)."""
-    objs = _many_attr_objects(40, 20, "attr_%d" % proto)
+    objs = _many_attr_objects(40, 20, f"attr_{proto}")
     data = _pickle.dumps(objs, proto)
     ours = loads(data)
     theirs = _pickle.loads(data)
@@ -722,7 +722,7 @@ def test_build_slot_state_as_c():
         o = _Slotted()
         o.alpha = i
         o.beta = [i]
-        o.extra = "x%d" % i
+        o.extra = f"x{i}"
         objs.append(o)
     for proto in range(2, pickle.HIGHEST_PROTOCOL + 1):
         data = _pickle.dumps(objs, proto)

@@ -70,7 +70,7 @@ class Plain:
         return type(other) is Plain and other.__dict__ == self.__dict__
 
     def __repr__(self):
-        return "Plain(%r)" % (self.__dict__,)
+        return f"Plain({self.__dict__!r})"
 
 
 def _corpus_objects():
