@@ -144,7 +144,7 @@ def _make_byvalue_module():
     mod = types.ModuleType(name)
     sys.modules[name] = mod
     code = compile(BYVALUE_SOURCE, f"<{name}>", "exec")
-    exec(code, mod.__dict__)  # noqa: S102 (the test's own source: a module only this process has)
+    exec(code, mod.__dict__)  # the test's own source: a module only this process has
     cloudpickle.register_pickle_by_value(mod)
     return mod
 
