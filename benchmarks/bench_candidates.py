@@ -82,12 +82,12 @@ def pickler_info():
 def git_describe(path):
     try:
         head = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10)
+                              capture_output=True, text=True, timeout=10, check=False)
         if head.returncode != 0:
             return None
         dirty = subprocess.run(
             ["git", "-C", path, "status", "--porcelain", "--untracked-files=no",
-             "--", "."], capture_output=True, text=True, timeout=10)
+             "--", "."], capture_output=True, text=True, timeout=10, check=False)
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None

@@ -116,8 +116,8 @@ def run_large(cands, sizes, rounds, tmpdir, target, log=print):
                 runs["memcpy"] = memcpy
                 runs["alloc_copy"] = _alloc_copy_runner(arr)
             loops, _ = calibrate(runs["C"], target)
-            for name in runs:            # warm-up every candidate
-                runs[name](1)
+            for run in runs.values():    # warm-up every candidate
+                run(1)
             samples = interleaved({k: (v, loops) for k, v in runs.items()},
                                   rounds)
             row = {
@@ -261,7 +261,7 @@ def measure_peak(mode, nbytes, cand_name, tmpdir, pickler_root,
     if use_tracemalloc:
         cmd.append("--tracemalloc")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                          cwd=tmpdir, timeout=600)
+                          cwd=tmpdir, timeout=600, check=False)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1:]}
     return json.loads(proc.stdout.strip().splitlines()[-1])

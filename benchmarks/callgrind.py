@@ -64,7 +64,7 @@ def run_valgrind(outfile, args, env, toggle=None):
     if toggle:
         cmd.append("--toggle-collect=" + toggle)
     cmd += [sys.executable, os.path.abspath(__file__), "--child"] + args
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-3000:])
         raise SystemExit("valgrind run failed: {}".format(" ".join(cmd)))
@@ -140,7 +140,8 @@ def main():
             ir0 = run_valgrind(base + ".setup.out", args, env)
             per_op = (ir_n - ir0) / iterations
         results[cand] = per_op
-        print(f"{cand!s:<8} {per_op:14.0f} Ir/op   (measured run {ir_n} Ir, setup-only run {ir0} Ir)", flush=True)
+        print(f"{cand!s:<8} {per_op:14.0f} Ir/op   "
+              f"(measured run {ir_n} Ir, setup-only run {ir0} Ir)", flush=True)
     w = W.get_workload(a.workload, a.scale)
     if "pickler" in results and "C" in results:
         print("{} {}: pickler/C instruction ratio {:.3f}  ({:.0f} vs {:.0f} Ir per op; "
@@ -153,8 +154,9 @@ def main():
             print("\n==== {}: top functions (exclusive Ir, whole {} run) ====".format(
                 cand, "toggled" if a.toggle else "measured"))
             proc = subprocess.run(["callgrind_annotate", "--threshold=95", out],
-                                  capture_output=True, text=True)
-            lines = [l for l in proc.stdout.splitlines() if re.match(r"\s*[\d,]+ ", l)]
+                                  capture_output=True, text=True, check=False)
+            lines = [line for line in proc.stdout.splitlines()
+                     if re.match(r"\s*[\d,]+ ", line)]
             print("\n".join(lines[:30]))
     if a.outdir or a.annotate:
         print(f"\ncallgrind files in {outdir} (callgrind_annotate FILE, kcachegrind FILE)")

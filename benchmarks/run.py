@@ -39,15 +39,15 @@ MODES = {
     # scale: data size factor; rounds: interleaved rounds per comparison;
     # target: minimum seconds per sample; py_limit: the pure-Python pickler
     # is timed only if one operation takes less than this many seconds.
-    "quick": dict(scale=0.2, rounds=15, target=0.005, py_limit=0.02, py_every=3,
-                  large_sizes=[1 * MiB, 64 * MiB], large_rounds=5,
-                  large_target=0.005, scaling=[1_000, 10_000],
-                  scaling_rounds=5, tracemalloc=False),
-    "default": dict(scale=1.0, rounds=21, target=0.02, py_limit=0.5,
-                    py_every=3, large_sizes=[1 * MiB, 64 * MiB],
-                    large_rounds=9, large_target=0.02,
-                    scaling=[1_000, 10_000, 100_000], scaling_rounds=9,
-                    tracemalloc=True),
+    "quick": {"scale": 0.2, "rounds": 15, "target": 0.005, "py_limit": 0.02, "py_every": 3,
+              "large_sizes": [1 * MiB, 64 * MiB], "large_rounds": 5,
+              "large_target": 0.005, "scaling": [1_000, 10_000],
+              "scaling_rounds": 5, "tracemalloc": False},
+    "default": {"scale": 1.0, "rounds": 21, "target": 0.02, "py_limit": 0.5,
+                "py_every": 3, "large_sizes": [1 * MiB, 64 * MiB],
+                "large_rounds": 9, "large_target": 0.02,
+                "scaling": [1_000, 10_000, 100_000], "scaling_rounds": 9,
+                "tracemalloc": True},
 }
 
 
@@ -262,7 +262,8 @@ def main(argv=None):
         print("  compiled {}: {} (built {})".format(
             sub, c["file"], datetime.datetime.fromtimestamp(c["mtime"]).isoformat(
                 timespec="seconds")))
-    print("  git: {}; dumps is _pickle.dumps: {}; loads is _pickle.loads: {}".format(pinfo["git"], pinfo["dumps_is_C"], pinfo["loads_is_C"]))
+    print("  git: {}; dumps is _pickle.dumps: {}; loads is _pickle.loads: {}".format(
+        pinfo["git"], pinfo["dumps_is_C"], pinfo["loads_is_C"]))
     if pinfo["dumps_is_C"] and pinfo["Pickler_is_C"]:
         print("  NOTE: pickler's dumps/Pickler ARE the C pickler (shim): "
               "ratios should be ~1.0")

@@ -65,7 +65,8 @@ def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
     tr.section("pickler differential cases")
     for kind in sorted(difftools.objects):
-        tr.write_line(f"{kind!s:<12} {difftools.objects[kind]:7d} objects  {difftools.comparisons[kind]:8d} comparisons with _pickle")
+        tr.write_line(f"{kind!s:<12} {difftools.objects[kind]:7d} objects  "
+                      f"{difftools.comparisons[kind]:8d} comparisons with _pickle")
     tr.write_line("{!s:<12} {:7d} objects  {:8d} comparisons with _pickle".format(
         "total", sum(difftools.objects.values()),
         sum(difftools.comparisons.values())))

@@ -405,7 +405,7 @@ def _run_module(module, args, stdin=b""):
     # Run from that directory too: `-m` puts the working directory first on
     # sys.path, and a source checkout there holds an unbuilt `pickler/`.
     return subprocess.run([sys.executable, "-m", module] + args, input=stdin,
-                          capture_output=True, timeout=120, env=env, cwd=root)
+                          capture_output=True, timeout=120, env=env, cwd=root, check=False)
 
 
 def test_command_line_prints_like_python_m_pickle(tmp_path):

@@ -174,7 +174,8 @@ def _module_source_routes():
         text = path.read_text()
         if re.search(r"^\s*import pickle\s*$", text, re.MULTILINE):
             found.add((module, "pickle", "pickle"))
-        for m in re.finditer(r"^\s*from distributed\.protocol\.pickle import (.+)$", text, re.MULTILINE):
+        for m in re.finditer(r"^\s*from distributed\.protocol\.pickle import (.+)$", text,
+                             re.MULTILINE):
             for name in m.group(1).split(","):
                 name = name.strip().split(" as ")[-1].strip()
                 if name in ("dumps", "loads"):

@@ -27,7 +27,6 @@ import operator
 import pathlib
 import pickle
 import re
-import sys
 import typing
 import uuid
 import warnings
@@ -278,13 +277,10 @@ class FrozenDC:
     b: str = "b"
 
 
-if sys.version_info >= (3, 10):
-    @dataclasses.dataclass(slots=True)
-    class SlotsDC:
-        a: int
-        b: tuple = ()
-else:  # pragma: no cover
-    SlotsDC = DC
+@dataclasses.dataclass(slots=True)
+class SlotsDC:
+    a: int
+    b: tuple = ()
 
 
 class Color(enum.Enum):
@@ -430,8 +426,7 @@ def corpus_objects():
     # typing's aliases are the objects under test here, not annotations
     yield "types", [list[int], typing.List[int], typing.Optional[str],  # noqa: UP006, UP045
                     typing.Dict[str, typing.Tuple[int, ...]]]  # noqa: UP006
-    if sys.version_info >= (3, 10):
-        yield "union-type", int | str | None
+    yield "union-type", int | str | None
     yield "Plain", Plain()
     yield "Empty", Empty()
     yield "WithMeta", [WithMeta, WithMeta()]
@@ -764,7 +759,7 @@ def test_extension_codes_all_together(extension_codes):
 def _compat_objects():
     seen = []
     names = list(_compat_pickle.REVERSE_NAME_MAPPING)
-    for module, modname in _compat_pickle.REVERSE_IMPORT_MAPPING.items():
+    for module in _compat_pickle.REVERSE_IMPORT_MAPPING:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")   # e.g. deprecated tkinter.tix

@@ -73,7 +73,7 @@ def run_script(tmp_path, source, mode, check, timeout=300):
     work.mkdir()
     proc = subprocess.run([sys.executable, str(script), str(work)],
                           capture_output=True, text=True, timeout=timeout,
-                          cwd=str(tmp_path), env=eco_env(mode, check))
+                          cwd=str(tmp_path), env=eco_env(mode, check), check=False)
     assert proc.returncode == 0, f"{mode} run failed:\n{proc.stderr[-4000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -422,7 +422,8 @@ def run_pytest_suite(tmp_path, mode, check, args, rootdir, source=None,
         cmd += ["-c", str(ini)]
     cmd += args
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                          cwd=str(source or tmp_path), env=env, stdin=subprocess.DEVNULL)
+                          cwd=str(source or tmp_path), env=env, stdin=subprocess.DEVNULL,
+                          check=False)
     assert report.exists(), f"no report ({tag}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     result = json.loads(report.read_text())
     result["output"] = proc.stdout[-3000:]
@@ -454,7 +455,8 @@ def summary(name, stock, swapped):
     def counts(r):
         return "{} passed, {} failed, {} skipped".format(
             len(r["passed"]), len(r["failed"]), len(r["skipped"]))
-    print(f"{name} on Python {sys.version_info[0]}.{sys.version_info[1]}: stock {counts(stock)}; swapped {counts(swapped)}")
+    print(f"{name} on Python {sys.version_info[0]}.{sys.version_info[1]}: "
+          f"stock {counts(stock)}; swapped {counts(swapped)}")
     for nodeid in sorted(set(stock["failed"]) | set(swapped["failed"])):
         print("  failed {}{}".format(nodeid, "" if nodeid in swapped["failed"]
                                  else " (stock only)"))
@@ -489,7 +491,7 @@ def test_dill_own_suite(tmp_path):
             [sys.executable, os.path.join(SUPPORT, "eco_script.py"),
              os.path.join(tests_dir, script)],
             capture_output=True, text=True, timeout=300, cwd=str(tmp_path),
-            env=eco_env(mode, DILL))
+            env=eco_env(mode, DILL), check=False)
         return proc.returncode, proc.stderr[-2000:]
 
     outcome = {(mode, script): run(mode, script)

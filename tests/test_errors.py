@@ -387,12 +387,15 @@ def test_fast_mode_pickler_reused_after_deep_failure(kind, failure):
     # on how the failed dump() ended; the same sequence of dump() calls must
     # give the same outcomes and bytes.
     if failure == "unpicklable leaf":
-        bad = lambda: _nested(kind, 60, lambda: None)    # not importable by name
+        def bad():
+            return _nested(kind, 60, lambda: None)    # not importable by name
     elif failure == "cycle":
-        bad = lambda: _nested(kind, 60, "cycle")
+        def bad():
+            return _nested(kind, 60, "cycle")
     else:
-        # deeper than the C recursion limit of every version (10 000 on 3.13)
-        bad = lambda: _nested(kind, 50_000, None)
+        def bad():
+            # deeper than the C recursion limit of every version (10 000 on 3.13)
+            return _nested(kind, 50_000, None)
     follow_ups = [lambda: _nested(kind, 55, 1), lambda: _nested(kind, 120, 2),
                   lambda: [[1], {"k": (1, [2])}, [[], [], {}]], bad,
                   lambda: _nested(kind, 70, 3)]
@@ -659,13 +662,13 @@ def test_deep_nesting_recursion_error(tmp_path):
                                  f"assert pickler.__file__ == {pickler.__file__!r}")
     proc = subprocess.run([sys.executable, "-c", script], env=env,
                           cwd=str(tmp_path), capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, check=False)
     assert proc.returncode == 0, (
         f"subprocess died (code {proc.returncode}): {proc.stderr[-2000:]}")
     lines = proc.stdout.splitlines()
     assert lines and lines[-1] == "DONE", proc.stdout[-2000:]
     for line in lines[:-1]:
-        kind, n, proto, ref, got, got2, same = line.split()
+        _kind, _n, _proto, ref, got, got2, same = line.split()
         assert ref == "RecursionError", line
         assert got == ref and got2 == ref, line
         assert same == "True", line

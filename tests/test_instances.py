@@ -611,7 +611,7 @@ def test_instance_dict_shadowing_reduce():
     obj = SlotReduceWithDict(1, 2)
     obj.__reduce__ = lambda: (SlotReduce, ("from the instance", 0))
     check(obj)
-    expected, got = both(obj, 4)
+    _expected, got = both(obj, 4)
     assert b"from the instance" in got
 
 

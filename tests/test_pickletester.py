@@ -238,7 +238,8 @@ class PicklerIdPersTests(pt.AbstractIdentityPersistentPicklerTests,
         p = P(io.BytesIO())
         self.assertIs(p.dispatch_table, table)
         ref = weakref.ref(table)
-        del p, table
+        del p
+        table = None    # the closure in P.__init__ held the last reference
         support.gc_collect()
         self.assertIsNone(ref())
 

@@ -564,7 +564,7 @@ def test_strings_ascii_fast_path_and_decoder(proto):
 # one-byte bytes, small ints, the empty tuple), built at run time so that they
 # are not constants of this module.
 SHARED_ATOMS = ["A", "\x00", "\x7f", "\xe9", "\u20ac", "", bytes(0),
-                bytes([97]), bytes([255]), "".join(("a", "b")), bytes([1, 2]),
+                bytes([97]), bytes([255]), "".join(("a", "b")),  # noqa: FLY002 (not the interned "ab") bytes([1, 2]),
                 (), int("0"), int("256"), int("257"), -5, -6]
 
 
@@ -727,7 +727,8 @@ def test_build_slot_state_as_c():
     for proto in range(2, pickle.HIGHEST_PROTOCOL + 1):
         data = _pickle.dumps(objs, proto)
         ours, theirs = loads(data), _pickle.loads(data)
-        assert [(o.alpha, o.beta, vars(o)) for o in ours] == [(o.alpha, o.beta, vars(o)) for o in theirs]
+        assert ([(o.alpha, o.beta, vars(o)) for o in ours]
+                == [(o.alpha, o.beta, vars(o)) for o in theirs])
     # BUILD with a slot name the class does not have.
     bad = (pickle.PROTO + b"\x04" + pickle.dumps(_SlotsOnly, 4)[11:-1]
            + b")\x81N}\x8c\x05gammaK\x01s\x86b.")

@@ -193,7 +193,8 @@ def test_array_kinds_match_c_in_band_and_out_of_band():
 @pytest.mark.parametrize("source", ["bytes", "bytearray", "memoryview"])
 def test_picklebuffer_over_builtin_buffers(source):
     raw = bytes(range(256)) * 300
-    obj = {"bytes": raw, "bytearray": bytearray(raw), "memoryview": memoryview(bytearray(raw))}[source]
+    obj = {"bytes": raw, "bytearray": bytearray(raw),
+           "memoryview": memoryview(bytearray(raw))}[source]
     pb = pickle.PickleBuffer(obj)
     for cb in (None, lambda b: True, lambda b: None):
         assert (pickler.dumps(pb, 5, buffer_callback=cb)
