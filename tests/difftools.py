@@ -10,6 +10,7 @@ import io
 import pickle
 
 import pickler
+from fixtures import RecordingFile
 
 PROTOCOLS = tuple(range(pickle.HIGHEST_PROTOCOL + 1))
 
@@ -19,22 +20,6 @@ PROTOCOLS = tuple(range(pickle.HIGHEST_PROTOCOL + 1))
 #                      sequence comparisons made for them
 objects = collections.Counter()
 comparisons = collections.Counter()
-
-
-class RecordingFile:
-    """A file object that records every write() call: the type of the
-    argument and its bytes (the C pickler hands large payloads to write()
-    as the original object, without copying)."""
-
-    def __init__(self):
-        self.calls = []
-
-    def write(self, data):
-        self.calls.append((type(data).__name__, bytes(memoryview(data))))
-        return memoryview(data).nbytes
-
-    def getvalue(self):
-        return b"".join(chunk for _, chunk in self.calls)
 
 
 def buffer_record(pb):

@@ -24,7 +24,8 @@ import tracemalloc
 import pytest
 
 import pickler
-from difftools import PROTOCOLS, RecordingFile
+from difftools import PROTOCOLS
+from fixtures import RecordingFile
 
 IMPLS = (pickler, _pickle)
 
