@@ -1,3 +1,4 @@
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -7,6 +8,8 @@ ROUTES: tuple[tuple[str, str, str], ...]
 HIGHEST_PROTOCOL: int
 GC_PAUSE_MIN_BYTES: int
 REUSE_MAX_MEMO: int
+# distributed's "distributed.protocol.pickle" logger, which this module logs to
+logger: logging.Logger
 
 class DistributedVersionError(ImportError): ...
 
