@@ -1,8 +1,24 @@
+# Type stubs for pickler.dask (pickler as the serializer of a dask.distributed cluster).
+# Every name declared here exists on the module at run time (tests/test_stubs.py).
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import pickler
+
+__all__ = [
+    "ROUTES",
+    "DaskPickler",
+    "DistributedVersionError",
+    "dask_setup",
+    "dumps",
+    "install",
+    "installed",
+    "loads",
+    "reset_stats",
+    "stats",
+    "uninstall",
+]
 
 ROUTES: tuple[tuple[str, str, str], ...]
 HIGHEST_PROTOCOL: int
