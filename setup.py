@@ -52,9 +52,9 @@ found = {os.path.splitext(os.path.basename(path))[0] for path in sources}
 missing = [name for name in REQUIRED if name not in found]
 if missing:
     raise SystemExit(
-        "pickler: missing Cython sources %s in %s: the source tree or sdist "
-        "is incomplete (see MANIFEST.in)" % (
-            ", ".join("pickler/%s.pyx" % name for name in missing),
+        "pickler: missing Cython sources {} in {}: the source tree or sdist "
+        "is incomplete (see MANIFEST.in)".format(
+            ", ".join(f"pickler/{name}.pyx" for name in missing),
             os.path.abspath("pickler")))
 
 extensions = [

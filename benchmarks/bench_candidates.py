@@ -9,12 +9,11 @@ Every candidate exposes the same six entry points as the ``pickle`` module
 * ``py``      -- the pure-Python implementation (``pickle._Pickler`` ...),
   only timed where it finishes in reasonable time.
 """
+import _pickle
 import os
 import pickle
 import subprocess
 import sys
-
-import _pickle
 
 
 class Candidate:
@@ -33,7 +32,7 @@ class Candidate:
         self.Unpickler = Unpickler
 
     def __repr__(self):
-        return "<Candidate %s>" % self.name
+        return f"<Candidate {self.name}>"
 
 
 def import_pickler():
@@ -83,12 +82,12 @@ def pickler_info():
 def git_describe(path):
     try:
         head = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10)
+                              capture_output=True, text=True, timeout=10, check=False)
         if head.returncode != 0:
             return None
         dirty = subprocess.run(
             ["git", "-C", path, "status", "--porcelain", "--untracked-files=no",
-             "--", "."], capture_output=True, text=True, timeout=10)
+             "--", "."], capture_output=True, text=True, timeout=10, check=False)
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None

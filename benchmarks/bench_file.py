@@ -356,8 +356,10 @@ def report(case, payload, stream_len, times, memory, log):
     rd = med(times[("read", "-")])
     sl = med(times[("stream load", "-")])
     log(f"\n### {case}: {fmt_b(payload)} of array data, pickle stream {stream_len:,} bytes")
-    log(f"plain write + fsync {fmt_spread(times[('write', 'fsync')])} = {payload / w_fs / 1e9:.2f} GB/s; "
-        f"plain write {fmt_spread(times[('write', 'no fsync')])} = {payload / w_nf / 1e9:.2f} GB/s; "
+    log(f"plain write + fsync {fmt_spread(times[('write', 'fsync')])}"
+        f" = {payload / w_fs / 1e9:.2f} GB/s; "
+        f"plain write {fmt_spread(times[('write', 'no fsync')])}"
+        f" = {payload / w_nf / 1e9:.2f} GB/s; "
         f"plain read {fmt_spread(times[('read', '-')])} = {payload / rd / 1e9:.2f} GB/s; "
         f"pickler.loads of the stream alone {fmt_spread(times[('stream load', '-')])}\n")
     log("| tool | op | time, median (min-max) | GB/s | % of plain write/read | "
@@ -418,8 +420,10 @@ def targets(results, log):
                 x = med(times[("joblib.dump / load", "save")]) / med(times[(name, "save")])
                 good = x >= 5 or "fsync" in name
                 ok &= good
+                policy = (", same fsync policy" if "fsync" not in name
+                          else "; informative: joblib does not fsync")
                 log(f"- mixed: joblib.dump / {name.split(' /')[0]}: {x:.1f}x "
-                    f"(target >= 5x{', same fsync policy' if 'fsync' not in name else '; informative: joblib does not fsync'}) "
+                    f"(target >= 5x{policy}) "
                     f"{'PASS' if good else 'FAIL'}")
     peaks = {c: r["memory"][("pickler.save / open", "save")][0] for c, r in results.items()}
     log("- save peak traced memory per case: "

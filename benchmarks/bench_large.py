@@ -109,15 +109,15 @@ def run_large(cands, sizes, rounds, tmpdir, target, log=print):
         identical = (cands["pickler"].dumps(arr, 5) == cands["C"].dumps(arr, 5)
                      if nbytes <= 64 * MiB else None)
         for mode in MODES:
-            path = os.path.join(tmpdir, "large-%s.pkl" % mode)
+            path = os.path.join(tmpdir, f"large-{mode}.pkl")
             runs = {"pickler": _make_runner(mode, cands["pickler"], arr, path),
                     "C": _make_runner(mode, cands["C"], arr, path)}
             if mode != "dumps_oob":
                 runs["memcpy"] = memcpy
                 runs["alloc_copy"] = _alloc_copy_runner(arr)
             loops, _ = calibrate(runs["C"], target)
-            for name in runs:            # warm-up every candidate
-                runs[name](1)
+            for run in runs.values():    # warm-up every candidate
+                run(1)
             samples = interleaved({k: (v, loops) for k, v in runs.items()},
                                   rounds)
             row = {
@@ -152,14 +152,14 @@ def run_large(cands, sizes, rounds, tmpdir, target, log=print):
 
 
 def fmt_size(n):
-    return "%d MiB" % (n // MiB) if n >= MiB else "%d KiB" % (n // 1024)
+    return f"{n // MiB} MiB" if n >= MiB else f"{n // 1024} KiB"
 
 
 def fmt_time(s):
     if s is None:
         return "-"
     if s >= 1:
-        return "%.2f s" % s
+        return f"{s:.2f} s"
     if s >= 1e-3:
         return "%.2f ms" % (s * 1e3)
     if s >= 1e-6:
@@ -169,13 +169,13 @@ def fmt_time(s):
 
 def format_large_row(r):
     ratio = r["ratio"]
-    s = "  %-13s %7s  pickler/C %.3f [%.3f-%.3f]  pickler %9s  C %9s" % (
+    s = "  {!s:<13} {!s:>7}  pickler/C {:.3f} [{:.3f}-{:.3f}]  pickler {!s:>9}  C {!s:>9}".format(
         r["mode"], fmt_size(r["size"]), ratio["median"], ratio["min"],
         ratio["max"], fmt_time(r["times"]["pickler"]["median"]),
         fmt_time(r["times"]["C"]["median"]))
     if "frac_memcpy" in r:
-        s += ("  %5.2f GB/s = %3.0f%% of memcpy (C %3.0f%%; memcpy %.1f GB/s, "
-              "alloc+copy %.1f GB/s)" % (
+        s += ("  {:5.2f} GB/s = {:3.0f}% of memcpy (C {:3.0f}%; memcpy {:.1f} GB/s, "
+              "alloc+copy {:.1f} GB/s)".format(
                   r["gbps"]["pickler"], 100 * r["frac_memcpy"]["pickler"]["median"],
                   100 * r["frac_memcpy"]["C"]["median"], r["gbps"]["memcpy"],
                   r["gbps"]["alloc_copy"]))
@@ -215,11 +215,13 @@ def _reset_peak():
 
 def peak_child(mode, nbytes, cand_name, tmpdir, use_tracemalloc):
     import gc
+
     import numpy as np
+
     from bench_candidates import make_candidates
     from bench_workloads import make_large_array
     cand = make_candidates()[cand_name]
-    path = os.path.join(tmpdir, "peak-%s-%s-%d.pkl" % (cand_name, mode, os.getpid()))
+    path = os.path.join(tmpdir, f"peak-{cand_name}-{mode}-{os.getpid()}.pkl")
     # Warm-up on a tiny array: lazy imports and first-call caches are not
     # part of the per-call peak.
     tiny = np.arange(16, dtype=np.float64)
@@ -259,7 +261,7 @@ def measure_peak(mode, nbytes, cand_name, tmpdir, pickler_root,
     if use_tracemalloc:
         cmd.append("--tracemalloc")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                          cwd=tmpdir, timeout=600)
+                          cwd=tmpdir, timeout=600, check=False)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1:]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -294,14 +296,14 @@ def format_peak_row(row):
     for cand in ("pickler", "C"):
         res = row[cand]
         if "error" in res:
-            parts.append("%s: ERROR %s" % (cand, res["error"]))
+            parts.append("{}: ERROR {}".format(cand, res["error"]))
             continue
-        s = "%s +%s (%.3fx)" % (cand, _fmt_bytes(res["rss_extra"]),
+        s = "{} +{} ({:.3f}x)".format(cand, _fmt_bytes(res["rss_extra"]),
                                 res["rss_extra"] / row["size"])
         if "tracemalloc_extra" in res:
-            s += " [tracemalloc +%s]" % _fmt_bytes(res["tracemalloc_extra"])
+            s += " [tracemalloc +{}]".format(_fmt_bytes(res["tracemalloc_extra"]))
         parts.append(s)
-    return "  %-13s %7s  peak extra RSS: %s" % (row["mode"], fmt_size(row["size"]),
+    return "  {!s:<13} {!s:>7}  peak extra RSS: {}".format(row["mode"], fmt_size(row["size"]),
                                               "   ".join(parts))
 
 

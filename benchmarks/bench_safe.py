@@ -42,9 +42,10 @@ sys.path.insert(0, HERE)
 
 
 def workloads(quick=False):
-    import bench_workloads as W
     import numpy as np
     import pandas as pd
+
+    import bench_workloads as W
     out = []
     scale = 0.02 if quick else 0.05
     for name in ("np_sci_record", "np_small_arrays", "json_records"):
@@ -54,7 +55,7 @@ def workloads(quick=False):
     n = 5000 if quick else 20000
     frame = pd.DataFrame({
         "float": rng.random(n), "int": rng.integers(0, 10, n),
-        "str": ["row%d" % (i % 100) for i in range(n)],
+        "str": [f"row{i % 100}" for i in range(n)],
         "category": pd.Categorical(rng.choice(["u", "v", "w"], n)),
         "when": pd.date_range("2020-01-01", periods=n, freq="min", tz="UTC"),
         "nullable_int": pd.array(rng.integers(0, 5, n), dtype="Int64"),
@@ -72,7 +73,7 @@ class FindClassUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in self.allowed:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError("global %s.%s is forbidden" % (module, name))
+        raise pickle.UnpicklingError(f"global {module}.{name} is forbidden")
 
 
 def candidates(kind, blob):
@@ -80,7 +81,7 @@ def candidates(kind, blob):
     allow = pickler.safe.pandas if kind == "pandas" else pickler.safe.numpy
     refs = pickler.safe.scan(blob)
     pairs = frozenset((r.module, r.name) for r in refs)
-    names = sorted({"%s.%s" % p for p in pairs})
+    names = sorted({"{}.{}".format(*p) for p in pairs})
 
     class FC(FindClassUnpickler):
         allowed = pairs
@@ -97,8 +98,8 @@ def candidates(kind, blob):
             return FicklingMLUnpickler(io.BytesIO(blob), also_allow=names).load()
         fick()
         cands["fickling"] = fick
-    except Exception as e:  # noqa: BLE001  (reported, the others still run)
-        print("  fickling unavailable on this workload: %s: %s" % (type(e).__name__, e))
+    except Exception as e:  # reported, the others still run
+        print(f"  fickling unavailable on this workload: {type(e).__name__}: {e}")
     return cands
 
 
@@ -137,7 +138,7 @@ def tiny(rounds):
             for c in order:
                 samples[c].append(time_per_call(cands[c], 0.02))
         med = {c: statistics.median(v) for c, v in samples.items()}
-        print("| %s | %.2f us | %.2f us | %.2f us | %.2f us | %.1fx |" % (
+        print("| {} | {:.2f} us | {:.2f} us | {:.2f} us | {:.2f} us | {:.1f}x |".format(
             label, med["pickler.loads"] * 1e6, med["safe_loads"] * 1e6,
             med["find_class"] * 1e6, med.get("fickling", float("nan")) * 1e6,
             med.get("fickling", float("nan")) / med["safe_loads"]))
@@ -181,7 +182,7 @@ def instructions(names, cands, quick, n=5):
                         irs.append(int(next(line for line in fh
                                             if line.startswith("summary:")).split()[1]))
                 out[name, cand] = (irs[1] - irs[0]) / n
-                print("  %-20s %-14s %12.0f Ir/call" % (name, cand, out[name, cand]), flush=True)
+                print(f"  {name!s:<20} {cand!s:<14} {out[name, cand]:12.0f} Ir/call", flush=True)
     return out
 
 
@@ -206,10 +207,10 @@ def run(rounds, quick, only=None):
                 samples[c].append(time_per_call(cands[c], 0.02 if quick else 0.05))
         med = {c: statistics.median(v) for c, v in samples.items()}
         rows.append((name, kind, len(blob), med, samples))
-        print("%s (%s, %d bytes)" % (name, kind, len(blob)))
+        print(f"{name} ({kind}, {len(blob)} bytes)")
         for c in cands:
             v = samples[c]
-            print("  %-14s %10.1f us  (min %.1f, max %.1f)  %s" % (
+            print("  {!s:<14} {:10.1f} us  (min {:.1f}, max {:.1f})  {}".format(
                 c, med[c] * 1e6, min(v) * 1e6, max(v) * 1e6,
                 "" if c == "pickler.loads" else
                 "loads/this = %.2f" % (med["pickler.loads"] / med[c])))
@@ -222,9 +223,9 @@ def run(rounds, quick, only=None):
             if c not in med:
                 return "n/a"
             v = samples[c]
-            return "%.0f us (%.0f-%.0f)" % (med[c] * 1e6, min(v) * 1e6, max(v) * 1e6)
+            return f"{med[c] * 1e6:.0f} us ({min(v) * 1e6:.0f}-{max(v) * 1e6:.0f})"
         fk = med.get("fickling")
-        print("| %s (%s, %d KB) | %s | %s | %.2f | %s | %s | %s |" % (
+        print("| {} ({}, {} KB) | {} | {} | {:.2f} | {} | {} | {} |".format(
             name, kind, size // 1024, fmt("pickler.loads"), fmt("safe_loads"),
             med["pickler.loads"] / med["safe_loads"], fmt("find_class"), fmt("fickling"),
             "%.0fx" % (fk / med["safe_loads"]) if fk else "n/a"))
@@ -247,7 +248,7 @@ def main():
         _child(a.child[0], a.child[1], int(a.child[2]), a.quick)
         return
     import pickler
-    print("pickler: %s   python %s" % (pickler.__file__, sys.version.split()[0]))
+    print(f"pickler: {pickler.__file__}   python {sys.version.split()[0]}")
     if a.tiny:
         tiny(a.rounds)
         return
@@ -263,7 +264,7 @@ def main():
         print("|---|---|---|---|---|---|---|")
         for name, kind, size, med, samples in rows:
             g = {c: ir.get((name, c)) for c in cands}
-            print("| %s | %.2fM | %.2fM | %.2f | %.2fM | %.2fM | %.2f |" % (
+            print("| {} | {:.2f}M | {:.2f}M | {:.2f} | {:.2f}M | {:.2f}M | {:.2f} |".format(
                 name, g["pickler.loads"] / 1e6, g["safe_loads"] / 1e6,
                 g["pickler.loads"] / g["safe_loads"], g["find_class"] / 1e6,
                 g["fickling"] / 1e6, g["fickling"] / g["safe_loads"]))

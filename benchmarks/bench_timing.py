@@ -35,9 +35,9 @@ def calibrate(run, target, max_loops=1_000_000):
     t = min(t, time_run(run, 1))
     if t >= target:
         return 1, t
-    loops = min(max_loops, max(1, int(math.ceil(target / max(t, 1e-8)))))
+    loops = min(max_loops, max(1, math.ceil(target / max(t, 1e-8))))
     t2 = time_run(run, loops) / loops
-    loops = min(max_loops, max(1, int(math.ceil(target / max(t2, 1e-8)))))
+    loops = min(max_loops, max(1, math.ceil(target / max(t2, 1e-8))))
     return loops, t2
 
 
@@ -78,7 +78,7 @@ def percentile(sorted_values, q):
     if len(sorted_values) == 1:
         return sorted_values[0]
     pos = (len(sorted_values) - 1) * q / 100.0
-    lo = int(math.floor(pos))
+    lo = math.floor(pos)
     hi = min(lo + 1, len(sorted_values) - 1)
     frac = pos - lo
     return sorted_values[lo] * (1 - frac) + sorted_values[hi] * frac

@@ -81,9 +81,11 @@ BENCH_DISPATCH_TABLE[Point] = reduce_point
 # ---------------------------------------------------------------------------
 # Data generators (seeded, so every run pickles the same objects).
 
-_WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet "
-          "kilo lima mike november oscar papa quebec romeo sierra tango "
-          "uniform victor whiskey xray yankee zulu").split()
+_WORDS = [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+    "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
+    "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu",
+]
 _UNICODE = ("naïve café", "Ελληνικά", "日本語テキスト", "emoji \U0001f600 ok",
             "Ünïcödé", "plain ascii")
 _EPOCH = datetime.datetime(2020, 1, 1, 12, 0, 0)
@@ -97,7 +99,7 @@ def _profile(rng, i):
     """One nested user-profile-like dict (the pyperformance `pickle` shape)."""
     return {
         "id": 265867233 + i,
-        "encoded_id": "%012x" % rng.getrandbits(48),
+        "encoded_id": f"{rng.getrandbits(48):012x}",
         "name": _word(rng, 2).title(),
         "screen_name": _word(rng, 1) + str(i),
         "bio": rng.choice(_UNICODE) + " " + _word(rng, 6),
@@ -146,7 +148,7 @@ def make_pp_pickle_dict(scale=1.0):
             v = (i, rng.random(), _word(rng, 1))
         else:
             v = rng.randint(-10**6, 10**6)
-        d["key_%d" % i] = v
+        d[f"key_{i}"] = v
     return d
 
 
@@ -172,8 +174,8 @@ def make_records(n):
     for i in range(n):
         out.append({
             "id": i,
-            "name": "user%d" % i,
-            "email": "user%d@example.com" % i,
+            "name": f"user{i}",
+            "email": f"user{i}@example.com",
             "active": bool(i & 1),
             "score": rng.random() * 100.0,
             "tags": [rng.choice(_TAGS), rng.choice(_TAGS)],
@@ -183,7 +185,7 @@ def make_records(n):
 
 
 def _instance_args(rng, i):
-    return (i, "obj%d" % i, rng.random(), [rng.choice(_TAGS)])
+    return (i, f"obj{i}", rng.random(), [rng.choice(_TAGS)])
 
 
 def make_instances(cls, n):
@@ -509,7 +511,7 @@ class Workload:
         self.py_ok = py_ok
 
     def __repr__(self):
-        return "<Workload %s>" % self.name
+        return f"<Workload {self.name}>"
 
 
 def _records_units(scale):
@@ -544,31 +546,30 @@ def build_workloads(scale=1.0):
           description="pyperformance `pickle_list`-like: list of 1000 small lists"),
         W("json_records", "records", lambda: make_records(nrec), units=nrec,
           unit_name="record",
-          description="%d JSON-like small dicts" % nrec),
+          description=f"{nrec} JSON-like small dicts"),
         W("inst_plain", "instances", lambda: make_instances(PlainObj, ninst),
           units=ninst, unit_name="object",
-          description="%d plain class instances (__dict__)" % ninst),
+          description=f"{ninst} plain class instances (__dict__)"),
         W("inst_dataclass", "instances", lambda: make_instances(DataObj, ninst),
           units=ninst, unit_name="object",
-          description="%d dataclass instances" % ninst),
+          description=f"{ninst} dataclass instances"),
         W("inst_slots", "instances", lambda: make_instances(SlotsObj, ninst),
           units=ninst, unit_name="object",
-          description="%d __slots__ instances" % ninst),
+          description=f"{ninst} __slots__ instances"),
         W("inst_reduce", "instances", lambda: make_instances(ReduceObj, ninst),
           units=ninst, unit_name="object",
-          description="%d instances with __reduce__" % ninst),
+          description=f"{ninst} instances with __reduce__"),
         W("np_large_inband", "numpy", lambda: make_large_array(large),
           needs_numpy=True, units=large, unit_name="byte",
-          description="one %d MiB float64 array, in-band" % (large >> 20)),
+          description=f"one {large >> 20} MiB float64 array, in-band"),
         W("np_large_oob", "numpy", lambda: make_large_array(large),
           kind="oob", needs_numpy=True, units=large, unit_name="byte",
           dumps_runner=oob_dumps, dumps_once=oob_dumps_once,
           loads_runner=oob_loads,
-          description="one %d MiB float64 array, out-of-band (buffer_callback)"
-                      % (large >> 20)),
+          description=f"one {large >> 20} MiB float64 array, out-of-band (buffer_callback)"),
         W("np_small_arrays", "numpy", lambda: make_small_arrays(nsmall / 10000),
           needs_numpy=True, units=nsmall, unit_name="array",
-          description="%d arrays of 100 float64" % nsmall),
+          description=f"{nsmall} arrays of 100 float64"),
         W("np_sci_record", "numpy", lambda: make_scientific_record(scale),
           needs_numpy=True,
           description="dict of 6 arrays (float32 2-D, bool, int64, complex, "

@@ -56,7 +56,7 @@ def total_ir(path):
         for line in f:
             if line.startswith(("summary:", "totals:")):
                 return int(line.split()[1])
-    raise RuntimeError("no totals in %s" % path)
+    raise RuntimeError(f"no totals in {path}")
 
 
 def run_valgrind(outfile, args, env, toggle=None):
@@ -64,10 +64,10 @@ def run_valgrind(outfile, args, env, toggle=None):
     if toggle:
         cmd.append("--toggle-collect=" + toggle)
     cmd += [sys.executable, os.path.abspath(__file__), "--child"] + args
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-3000:])
-        raise SystemExit("valgrind run failed: %s" % " ".join(cmd))
+        raise SystemExit("valgrind run failed: {}".format(" ".join(cmd)))
     return total_ir(outfile)
 
 
@@ -106,7 +106,7 @@ def main():
     import bench_workloads as W
     if a.list or not a.workload:
         for w in W.build_workloads(a.scale):
-            print("%-22s %s" % (w.name, w.description))
+            print(f"{w.name!s:<22} {w.description}")
         return 0
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind not found")
@@ -114,7 +114,7 @@ def main():
     iterations = a.iterations or (200 if a.workload.startswith("tiny") else 20)
     env = dict(os.environ, PYTHONHASHSEED="0")
     import bench_candidates
-    print("pickler: %s" % bench_candidates.pickler_info()["file"])
+    print("pickler: {}".format(bench_candidates.pickler_info()["file"]))
     # the driver runs from this directory's parent-less cwd; make sure the
     # child imports the same pickler as we do
     import pickler
@@ -125,7 +125,7 @@ def main():
     os.makedirs(outdir, exist_ok=True)
     results = {}
     for cand in a.candidates.split(","):
-        base = os.path.join(outdir, "callgrind.%s.%s.%s" % (a.workload, a.op, cand))
+        base = os.path.join(outdir, f"callgrind.{a.workload}.{a.op}.{cand}")
         args = [a.workload, a.op, cand, None, str(a.scale), str(a.protocol)]
         if a.toggle:
             args[3] = str(iterations)
@@ -140,25 +140,26 @@ def main():
             ir0 = run_valgrind(base + ".setup.out", args, env)
             per_op = (ir_n - ir0) / iterations
         results[cand] = per_op
-        print("%-8s %14.0f Ir/op   (measured run %d Ir, setup-only run %d Ir)"
-              % (cand, per_op, ir_n, ir0), flush=True)
+        print(f"{cand!s:<8} {per_op:14.0f} Ir/op   "
+              f"(measured run {ir_n} Ir, setup-only run {ir0} Ir)", flush=True)
     w = W.get_workload(a.workload, a.scale)
     if "pickler" in results and "C" in results:
-        print("%s %s: pickler/C instruction ratio %.3f  (%.0f vs %.0f Ir per op; "
-              "%s per op: %d)" % (a.workload, a.op, results["pickler"] / results["C"],
+        print("{} {}: pickler/C instruction ratio {:.3f}  ({:.0f} vs {:.0f} Ir per op; "
+              "{} per op: {})".format(a.workload, a.op, results["pickler"] / results["C"],
                                   results["pickler"], results["C"], w.unit_name,
                                   w.units))
     if a.annotate:
         for cand in results:
-            out = os.path.join(outdir, "callgrind.%s.%s.%s.out" % (a.workload, a.op, cand))
-            print("\n==== %s: top functions (exclusive Ir, whole %s run) ====" % (
+            out = os.path.join(outdir, f"callgrind.{a.workload}.{a.op}.{cand}.out")
+            print("\n==== {}: top functions (exclusive Ir, whole {} run) ====".format(
                 cand, "toggled" if a.toggle else "measured"))
             proc = subprocess.run(["callgrind_annotate", "--threshold=95", out],
-                                  capture_output=True, text=True)
-            lines = [l for l in proc.stdout.splitlines() if re.match(r"\s*[\d,]+ ", l)]
+                                  capture_output=True, text=True, check=False)
+            lines = [line for line in proc.stdout.splitlines()
+                     if re.match(r"\s*[\d,]+ ", line)]
             print("\n".join(lines[:30]))
     if a.outdir or a.annotate:
-        print("\ncallgrind files in %s (callgrind_annotate FILE, kcachegrind FILE)" % outdir)
+        print(f"\ncallgrind files in {outdir} (callgrind_annotate FILE, kcachegrind FILE)")
     else:
         shutil.rmtree(outdir, ignore_errors=True)
     return 0

@@ -39,15 +39,15 @@ MODES = {
     # scale: data size factor; rounds: interleaved rounds per comparison;
     # target: minimum seconds per sample; py_limit: the pure-Python pickler
     # is timed only if one operation takes less than this many seconds.
-    "quick": dict(scale=0.2, rounds=15, target=0.005, py_limit=0.02, py_every=3,
-                  large_sizes=[1 * MiB, 64 * MiB], large_rounds=5,
-                  large_target=0.005, scaling=[1_000, 10_000],
-                  scaling_rounds=5, tracemalloc=False),
-    "default": dict(scale=1.0, rounds=21, target=0.02, py_limit=0.5,
-                    py_every=3, large_sizes=[1 * MiB, 64 * MiB],
-                    large_rounds=9, large_target=0.02,
-                    scaling=[1_000, 10_000, 100_000], scaling_rounds=9,
-                    tracemalloc=True),
+    "quick": {"scale": 0.2, "rounds": 15, "target": 0.005, "py_limit": 0.02, "py_every": 3,
+              "large_sizes": [1 * MiB, 64 * MiB], "large_rounds": 5,
+              "large_target": 0.005, "scaling": [1_000, 10_000],
+              "scaling_rounds": 5, "tracemalloc": False},
+    "default": {"scale": 1.0, "rounds": 21, "target": 0.02, "py_limit": 0.5,
+                "py_every": 3, "large_sizes": [1 * MiB, 64 * MiB],
+                "large_rounds": 9, "large_target": 0.02,
+                "scaling": [1_000, 10_000, 100_000], "scaling_rounds": 9,
+                "tracemalloc": True},
 }
 
 
@@ -107,7 +107,7 @@ def measure_workload(w, cands, cfg, protocol, with_py, log):
             w.dumps_once(cands["C"], obj, protocol))
         error = None
     except Exception as exc:  # report, keep going with the other rows
-        identical, error = None, "%s: %s" % (type(exc).__name__, exc)
+        identical, error = None, f"{type(exc).__name__}: {exc}"
     rows = []
     for op in ("dumps", "loads") if w.loads_runner is not None else ("dumps",):
         row = {"workload": w.name, "group": w.group, "kind": w.kind, "op": op,
@@ -140,12 +140,12 @@ def measure_workload(w, cands, cfg, protocol, with_py, log):
                         runners["py"] = (py, max(1, int(cfg["target"] / t_py)))
                         every["py"] = cfg["py_every"]
                     else:
-                        row["py_skipped"] = "%.2f s/op" % t_py
+                        row["py_skipped"] = f"{t_py:.2f} s/op"
                 else:
-                    row["py_skipped"] = "est. > %.2f s/op" % cfg["py_limit"]
+                    row["py_skipped"] = "est. > {:.2f} s/op".format(cfg["py_limit"])
             samples = T.interleaved(runners, cfg["rounds"], every)
         except Exception as exc:
-            row["error"] = "%s: %s" % (type(exc).__name__, exc)
+            row["error"] = f"{type(exc).__name__}: {exc}"
             if error:
                 row["error"] = "dumps_once: " + error
             rows.append(row)
@@ -243,7 +243,7 @@ def main(argv=None):
         workloads = [w for w in workloads if re.search(args.filter, w.name)]
     if args.list:
         for w in workloads:
-            print("%-22s %-10s %s" % (w.name, w.group, w.description))
+            print(f"{w.name!s:<22} {w.group!s:<10} {w.description}")
         return 0
 
     try:
@@ -257,20 +257,20 @@ def main(argv=None):
     minfo = machine_info()
     t0 = time.time()
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    print("pickler imported from: %s" % pinfo["file"])
+    print("pickler imported from: {}".format(pinfo["file"]))
     for sub, c in sorted(pinfo["compiled"].items()):
-        print("  compiled %s: %s (built %s)" % (
+        print("  compiled {}: {} (built {})".format(
             sub, c["file"], datetime.datetime.fromtimestamp(c["mtime"]).isoformat(
                 timespec="seconds")))
-    print("  git: %s; dumps is _pickle.dumps: %s; loads is _pickle.loads: %s"
-          % (pinfo["git"], pinfo["dumps_is_C"], pinfo["loads_is_C"]))
+    print("  git: {}; dumps is _pickle.dumps: {}; loads is _pickle.loads: {}".format(
+        pinfo["git"], pinfo["dumps_is_C"], pinfo["loads_is_C"]))
     if pinfo["dumps_is_C"] and pinfo["Pickler_is_C"]:
         print("  NOTE: pickler's dumps/Pickler ARE the C pickler (shim): "
               "ratios should be ~1.0")
-    print("machine: %d cpus (%s), Python %s, numpy %s, load avg %s" % (
+    print("machine: {} cpus ({}), Python {}, numpy {}, load avg {}".format(
         minfo["nproc"], minfo["cpu_model"], minfo["python"], minfo["numpy"],
         loadavg()))
-    print("mode: %s%s; protocol %d; rounds %d; >= %.0f ms per sample" % (
+    print("mode: {}{}; protocol {}; rounds {}; >= {:.0f} ms per sample".format(
         mode_name, "".join(" +" + f for f in flags), args.protocol,
         cfg["rounds"], cfg["target"] * 1e3))
 
@@ -288,10 +288,10 @@ def main(argv=None):
         print(bench_report.HEADER)
         for w in workloads:
             if w.needs_numpy and not have_numpy:
-                log("  %-22s skipped (numpy not installed)" % w.name)
+                log(f"  {w.name!s:<22} skipped (numpy not installed)")
                 continue
             if w.kind == "oob" and args.protocol < 5:
-                log("  %-22s skipped (out-of-band buffers need protocol 5)" % w.name)
+                log(f"  {w.name!s:<22} skipped (out-of-band buffers need protocol 5)")
                 continue
             results["workloads"].extend(
                 measure_workload(w, cands, cfg, args.protocol,
@@ -320,7 +320,7 @@ def main(argv=None):
     results["targets"] = bench_report.evaluate_targets(results)
     print()
     print(bench_report.format_targets(results["targets"]))
-    print("\ntotal %.0f s" % results["meta"]["duration_s"])
+    print("\ntotal {:.0f} s".format(results["meta"]["duration_s"]))
 
     os.makedirs(args.output_dir, exist_ok=True)
     base = os.path.join(args.output_dir, args.name)
@@ -329,18 +329,18 @@ def main(argv=None):
     md = bench_report.markdown(results, png_name=args.name + ".png")
     with open(base + ".md", "w") as f:
         f.write(md)
-    print("wrote %s.json, %s.md" % (base, base))
+    print(f"wrote {base}.json, {base}.md")
     if not args.no_plot:
         try:
             bench_report.plot(results, base + ".png")
-            print("wrote %s.png" % base)
+            print(f"wrote {base}.png")
         except ImportError as exc:
-            print("no plot (%s); pip install matplotlib" % exc)
+            print(f"no plot ({exc}); pip install matplotlib")
     if args.update_docs:
         doc = os.path.join(os.path.dirname(HERE), "docs", "performance.md")
         rel_png = os.path.relpath(base + ".png", os.path.dirname(doc))
         bench_report.update_docs(doc, bench_report.markdown(results, png_name=rel_png))
-        print("updated %s" % doc)
+        print(f"updated {doc}")
     return 0
 
 

@@ -50,13 +50,13 @@ def demo():
     line = "safe_loads: %.2fx the speed of pickler.loads" % (t_loads / t_safe)
     try:
         from fickling.ml import FicklingMLUnpickler
-        names = sorted({"%s.%s" % (r.module, r.name) for r in pickler.safe.scan(data)})
+        names = sorted({f"{r.module}.{r.name}" for r in pickler.safe.scan(data)})
         t_fick = _best(lambda: FicklingMLUnpickler(io.BytesIO(data), also_allow=names).load())
         line += ", %.1fx fickling's FicklingMLUnpickler" % (t_fick / t_safe)
     except ImportError:
         line += " (fickling not installed)"
     print(line + " on 200 numpy arrays")
-    print("same object as pickler.loads: %s; os.system pickle refused: %s" % (same, refused))
+    print(f"same object as pickler.loads: {same}; os.system pickle refused: {refused}")
     return same and refused
 
 

@@ -10,26 +10,42 @@ objects, so ``except pickle.PicklingError`` catches errors raised here.
 """
 import pickle as _stdpickle
 
+# Every name imported here is re-exported (written `name as name`): the public
+# API is pickle's __all__ (built below) plus the capabilities.
+#
 # The stdlib's own exception classes and PickleBuffer: code written against
 # ``pickle`` must catch and construct exactly these objects.
 from pickle import (
-    PickleError, PicklingError, UnpicklingError, PickleBuffer,
-    HIGHEST_PROTOCOL, DEFAULT_PROTOCOL,
+    DEFAULT_PROTOCOL as DEFAULT_PROTOCOL,
+    HIGHEST_PROTOCOL as HIGHEST_PROTOCOL,
+    PickleBuffer as PickleBuffer,
+    PickleError as PickleError,
+    PicklingError as PicklingError,
+    UnpicklingError as UnpicklingError,
 )
 
-from ._pickler import Pickler, dump, dumps
-from ._unpickler import Unpickler, load, loads
 # The capabilities beyond pickle's API, each with its own page in docs/; none
-# is in __all__, which stays pickle's.
-# Loading untrusted data with an allowlist (docs/security.md).
-from ._safe import SafeUnpickler, UnpicklingRefused, safe_load, safe_loads
-from . import safe
-# Deterministic pickles and content hashes (docs/hashing.md).
-from ._deterministic import DeterministicPickler, deterministic_dumps, hash
-# Files of a protocol 5 pickle plus aligned out-of-band buffers, opened by
-# mapping them (docs/file-format.md); ``pickler.open`` must not shadow the
-# builtin under ``from pickler import *``.
-from ._file import FileFormatError, open, save
+# is in __all__, which stays pickle's:
+# - loading untrusted data with an allowlist (docs/security.md): safe, _safe;
+# - deterministic pickles and content hashes (docs/hashing.md): _deterministic;
+# - files of a protocol 5 pickle plus aligned out-of-band buffers, opened by
+#   mapping them (docs/file-format.md): _file; ``pickler.open`` must not shadow
+#   the builtin under ``from pickler import *``.
+from . import safe as safe
+from ._deterministic import (
+    DeterministicPickler as DeterministicPickler,
+    deterministic_dumps as deterministic_dumps,
+    hash as hash,
+)
+from ._file import FileFormatError as FileFormatError, open as open, save as save
+from ._pickler import Pickler as Pickler, dump as dump, dumps as dumps
+from ._safe import (
+    SafeUnpickler as SafeUnpickler,
+    UnpicklingRefused as UnpicklingRefused,
+    safe_load as safe_load,
+    safe_loads as safe_loads,
+)
+from ._unpickler import Unpickler as Unpickler, load as load, loads as loads
 
 # Opcode constants (MARK, STOP, ..., READONLY_BUFFER) and the other public
 # module attributes of ``pickle`` (format_version, compatible_formats, ...)

@@ -1,17 +1,34 @@
 # Type stubs for pickler: the same public API as the standard library's pickle.
-from collections.abc import Callable, Iterable, Mapping
+# Every name declared here exists on the module at run time (tests/test_stubs.py
+# checks it), except the private typing-only helpers: Protocols and type aliases.
 import os
-from typing import Any, Literal, Protocol
-
+from collections.abc import Callable, Iterable, Mapping
 from pickle import (
     PickleBuffer as PickleBuffer,
     PickleError as PickleError,
     PicklingError as PicklingError,
     UnpicklingError as UnpicklingError,
 )
+from typing import Any, Literal, Protocol, TypeAlias
+
+# The allowlist loader for untrusted data (pickler/_safe.pyx, docs/security.md).
+from . import safe as safe
 
 __version__: str
-__all__: list[str]
+# pickle's own __all__ (the same on every supported version), in ruff's order.
+__all__ = [
+    "ADDITEMS", "APPEND", "APPENDS", "BINBYTES", "BINBYTES8", "BINFLOAT", "BINGET", "BININT",
+    "BININT1", "BININT2", "BINPERSID", "BINPUT", "BINSTRING", "BINUNICODE", "BINUNICODE8", "BUILD",
+    "BYTEARRAY8", "DEFAULT_PROTOCOL", "DICT", "DUP", "EMPTY_DICT", "EMPTY_LIST", "EMPTY_SET",
+    "EMPTY_TUPLE", "EXT1", "EXT2", "EXT4", "FALSE", "FLOAT", "FRAME", "FROZENSET", "GET", "GLOBAL",
+    "HIGHEST_PROTOCOL", "INST", "INT", "LIST", "LONG", "LONG1", "LONG4", "LONG_BINGET",
+    "LONG_BINPUT", "MARK", "MEMOIZE", "NEWFALSE", "NEWOBJ", "NEWOBJ_EX", "NEWTRUE", "NEXT_BUFFER",
+    "NONE", "OBJ", "PERSID", "POP", "POP_MARK", "PROTO", "PUT", "READONLY_BUFFER", "REDUCE",
+    "SETITEM", "SETITEMS", "SHORT_BINBYTES", "SHORT_BINSTRING", "SHORT_BINUNICODE", "STACK_GLOBAL",
+    "STOP", "STRING", "TRUE", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "UNICODE", "PickleBuffer",
+    "PickleError", "Pickler", "PicklingError", "Unpickler", "UnpicklingError", "dump", "dumps",
+    "load", "loads",
+]
 
 HIGHEST_PROTOCOL: int
 DEFAULT_PROTOCOL: int
@@ -31,7 +48,7 @@ class _ReadableFileobj(Protocol):
     def read(self, n: int, /) -> bytes: ...
     def readline(self) -> bytes: ...
 
-_BufferCallback = Callable[[PickleBuffer], Any] | None
+_BufferCallback: TypeAlias = Callable[[PickleBuffer], Any] | None
 
 def dump(obj: Any, file: _WritableFileobj, protocol: int | None = None, *,
          fix_imports: bool = True, buffer_callback: _BufferCallback = None) -> None: ...
@@ -50,28 +67,32 @@ def save(obj: Any, path: str | os.PathLike[str], *, protocol: int | None = 5,
 def open(path: str | os.PathLike[str], *, mmap_mode: Literal["r", "c", "r+"] | None = "r",
          allow: Any = None, verify: bool = False) -> Any: ...
 
-class PicklerMemoProxy:
+# What Pickler.memo and Pickler.framer return; their classes are not part of the API.
+class _PicklerMemoLike(Protocol):
     def clear(self) -> None: ...
     def copy(self) -> dict[int, tuple[int, Any]]: ...
+
+class _FramerLike(Protocol):
+    def commit_frame(self, force: bool = False) -> None: ...
 
 class Pickler:
     fast: int
     bin: int
     dispatch_table: Mapping[type, Callable[[Any], str | tuple[Any, ...]]]
-    memo: PicklerMemoProxy | dict[int, tuple[int, Any]]
+    memo: _PicklerMemoLike | dict[int, tuple[int, Any]]
     def __init__(self, file: _WritableFileobj, protocol: int | None = None,
                  fix_imports: bool = True, buffer_callback: _BufferCallback = None) -> None: ...
     def dump(self, obj: Any, /) -> None: ...
     def clear_memo(self) -> None: ...
     def persistent_id(self, obj: Any) -> Any: ...
-    def reducer_override(self, obj: Any) -> Any: ...
+    # reducer_override(obj) is a hook a subclass defines; Pickler itself has none.
     # The pure-Python pickler's subclass surface (docs/subclassing.md).
     dispatch: dict[type, Callable[[Pickler, Any], Any]]
     proto: int
     @property
     def fix_imports(self) -> bool: ...
     @property
-    def framer(self) -> _Framer: ...
+    def framer(self) -> _FramerLike: ...
     def save(self, obj: Any, save_persistent_id: bool = True) -> None: ...
     def save_reduce(self, func: Callable[..., Any], args: tuple[Any, ...],
                     state: Any = None, listitems: Iterable[Any] | None = None,
@@ -101,9 +122,6 @@ class Pickler:
     def _batch_appends(self, items: Iterable[Any]) -> None: ...
     def _batch_setitems(self, items: Iterable[tuple[Any, Any]]) -> None: ...
 
-class _Framer:
-    def commit_frame(self, force: bool = False) -> None: ...
-
 class DeterministicPickler(Pickler):
     """Deterministic pickles (docs/hashing.md); protocol None means 5."""
     sort_keys: bool
@@ -125,9 +143,7 @@ class Unpickler:
     def find_class(self, module_name: str, global_name: str, /) -> Any: ...
     def persistent_load(self, pid: Any) -> Any: ...
 
-# The allowlist loader for untrusted data (pickler/_safe.pyx, docs/security.md).
-from . import safe as safe
-
+# The allowlist loader's exceptions and entry points (pickler/_safe.pyx).
 class UnpicklingRefused(UnpicklingError):
     opcode: str | None
     offset: int | None

@@ -24,7 +24,7 @@ class GlobalRef(NamedTuple):
     offset: int             # of the opcode in the stream
 
     def __str__(self):
-        return "%s.%s (%s at %d)" % (self.module, self.name, self.opcode, self.offset)
+        return f"{self.module}.{self.name} ({self.opcode} at {self.offset})"
 
 
 _UNKNOWN = object()
@@ -90,5 +90,5 @@ def scan(data):
             for item in op.stack_after:
                 stack.append(_MARK if item is pickletools.markobject else _UNKNOWN)
     except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:
-        raise pickle.UnpicklingError("cannot scan the pickle: %s" % e) from None
+        raise pickle.UnpicklingError(f"cannot scan the pickle: {e}") from None
     return out

@@ -1,12 +1,31 @@
+# Type stubs for pickler.dask (pickler as the serializer of a dask.distributed cluster).
+# Every name declared here exists on the module at run time (tests/test_stubs.py).
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import pickler
 
+__all__ = [
+    "ROUTES",
+    "DaskPickler",
+    "DistributedVersionError",
+    "dask_setup",
+    "dumps",
+    "install",
+    "installed",
+    "loads",
+    "reset_stats",
+    "stats",
+    "uninstall",
+]
+
 ROUTES: tuple[tuple[str, str, str], ...]
 HIGHEST_PROTOCOL: int
 GC_PAUSE_MIN_BYTES: int
 REUSE_MAX_MEMO: int
+# distributed's "distributed.protocol.pickle" logger, which this module logs to
+logger: logging.Logger
 
 class DistributedVersionError(ImportError): ...
 

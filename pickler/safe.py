@@ -21,14 +21,14 @@ from ._safe import (  # noqa: F401
     NEVER_ALLOWED_BUILTINS,
     NEVER_ALLOWED_MODULES,
     NEVER_ALLOWED_NAMES,
+    NUMPY as numpy,
+    PANDAS as pandas,
     Allowlist,
     SafeUnpickler,
     UnpicklingRefused,
     safe_load,
     safe_loads,
 )
-from ._safe import NUMPY as numpy  # noqa: F401
-from ._safe import PANDAS as pandas  # noqa: F401
 
 
 def scan(data):
@@ -47,4 +47,4 @@ def __getattr__(name):
     if name == "GlobalRef":
         from ._scan import GlobalRef
         return GlobalRef
-    raise AttributeError("module 'pickler.safe' has no attribute %r" % name)
+    raise AttributeError(f"module 'pickler.safe' has no attribute {name!r}")

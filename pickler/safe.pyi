@@ -2,10 +2,12 @@
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from . import SafeUnpickler as SafeUnpickler
-from . import UnpicklingRefused as UnpicklingRefused
-from . import safe_load as safe_load
-from . import safe_loads as safe_loads
+from . import (
+    SafeUnpickler as SafeUnpickler,
+    UnpicklingRefused as UnpicklingRefused,
+    safe_load as safe_load,
+    safe_loads as safe_loads,
+)
 
 class Allowlist:
     entries: tuple[tuple[Any, ...], ...]

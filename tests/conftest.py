@@ -10,7 +10,6 @@
 """
 import os
 
-import pytest
 from hypothesis import HealthCheck, settings
 
 _slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -46,14 +45,15 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     import _pickle
+
     import pickler
-    lines = ["pickler imported from: %s" % os.path.dirname(pickler.__file__)]
+    lines = [f"pickler imported from: {os.path.dirname(pickler.__file__)}"]
     mod = getattr(pickler.Pickler, "__module__", "?")
-    lines.append("pickler.Pickler is %s.%s%s" % (
+    lines.append("pickler.Pickler is {}.{}{}".format(
         mod, pickler.Pickler.__qualname__,
         "  (SHIM: this is _pickle itself)" if pickler.Pickler is _pickle.Pickler
         else ""))
-    lines.append("hypothesis profile: %s" % PROFILE)
+    lines.append(f"hypothesis profile: {PROFILE}")
     return lines
 
 
@@ -65,8 +65,8 @@ def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
     tr.section("pickler differential cases")
     for kind in sorted(difftools.objects):
-        tr.write_line("%-12s %7d objects  %8d comparisons with _pickle" % (
-            kind, difftools.objects[kind], difftools.comparisons[kind]))
-    tr.write_line("%-12s %7d objects  %8d comparisons with _pickle" % (
+        tr.write_line(f"{kind!s:<12} {difftools.objects[kind]:7d} objects  "
+                      f"{difftools.comparisons[kind]:8d} comparisons with _pickle")
+    tr.write_line("{!s:<12} {:7d} objects  {:8d} comparisons with _pickle".format(
         "total", sum(difftools.objects.values()),
         sum(difftools.comparisons.values())))

@@ -4,13 +4,13 @@ same input and demand identical results.
 Not a test module (pytest only collects ``test_*.py``); the test modules
 import it by name because pytest puts ``tests/`` on ``sys.path``.
 """
+import _pickle
 import collections
 import io
 import pickle
 
-import _pickle
-
 import pickler
+from fixtures import RecordingFile
 
 PROTOCOLS = tuple(range(pickle.HIGHEST_PROTOCOL + 1))
 
@@ -20,22 +20,6 @@ PROTOCOLS = tuple(range(pickle.HIGHEST_PROTOCOL + 1))
 #                      sequence comparisons made for them
 objects = collections.Counter()
 comparisons = collections.Counter()
-
-
-class RecordingFile:
-    """A file object that records every write() call: the type of the
-    argument and its bytes (the C pickler hands large payloads to write()
-    as the original object, without copying)."""
-
-    def __init__(self):
-        self.calls = []
-
-    def write(self, data):
-        self.calls.append((type(data).__name__, bytes(memoryview(data))))
-        return memoryview(data).nbytes
-
-    def getvalue(self):
-        return b"".join(chunk for _, chunk in self.calls)
 
 
 def buffer_record(pb):
@@ -62,11 +46,11 @@ class _Outcome:
 
     def __repr__(self):
         if self.exc is not None:
-            return "<raised %s>" % self.exc.__name__
+            return f"<raised {self.exc.__name__}>"
         d = self.data
         if isinstance(d, bytes) and len(d) > 300:
             d = d[:300] + b"...(%d bytes)" % len(self.data)
-        return "<%r buffers=%r>" % (d, self.buffers)
+        return f"<{d!r} buffers={self.buffers!r}>"
 
 
 def _make_callback(callback_returns):
@@ -136,15 +120,14 @@ def check(obj, protocols=PROTOCOLS, *, kind="corpus", oob=None,
             ref = _run(mode, _pickle, obj, proto, kwargs, oob, pickler_factory)
             got = _run(mode, pickler, obj, proto, kwargs, oob, pickler_factory)
             ref2 = _run(mode, _pickle, obj, proto, kwargs, oob, pickler_factory)
-            where = "proto=%r mode=%s oob=%r kwargs=%r" % (proto, mode, oob, kwargs)
+            where = f"proto={proto!r} mode={mode} oob={oob!r} kwargs={kwargs!r}"
             if expect_ok:
-                assert ref.exc is None, "_pickle raised %s (%s)" % (ref.exc, where)
+                assert ref.exc is None, f"_pickle raised {ref.exc} ({where})"
             assert got.key() == ref.key(), (
-                "pickler differs from _pickle (%s):\n pickler: %r\n _pickle: %r"
-                % (where, got, ref))
+                f"pickler differs from _pickle ({where}):\n pickler: {got!r}\n _pickle: {ref!r}")
             assert ref2.key() == ref.key(), (
                 "the object pickles differently after pickler touched it "
-                "(%s):\n before: %r\n after: %r" % (where, ref, ref2))
+                f"({where}):\n before: {ref!r}\n after: {ref2!r}")
             comparisons[kind] += 1
             refs.append(ref)
     return refs

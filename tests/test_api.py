@@ -4,6 +4,7 @@ Names, constants, exception classes, signatures, and the attributes of a
 Pickler object are compared with the running interpreter's ``pickle`` /
 ``_pickle``.
 """
+import _pickle
 import ast
 import importlib.metadata
 import importlib.resources
@@ -13,7 +14,6 @@ import pickle
 import re
 import sys
 
-import _pickle
 import pytest
 
 import pickler
@@ -405,7 +405,7 @@ def _run_module(module, args, stdin=b""):
     # Run from that directory too: `-m` puts the working directory first on
     # sys.path, and a source checkout there holds an unbuilt `pickler/`.
     return subprocess.run([sys.executable, "-m", module] + args, input=stdin,
-                          capture_output=True, timeout=120, env=env, cwd=root)
+                          capture_output=True, timeout=120, env=env, cwd=root, check=False)
 
 
 def test_command_line_prints_like_python_m_pickle(tmp_path):
@@ -417,7 +417,7 @@ def test_command_line_prints_like_python_m_pickle(tmp_path):
     ]
     files = []
     for i, obj in enumerate(objs):
-        path = tmp_path / ("f%d.pickle" % i)
+        path = tmp_path / (f"f{i}.pickle")
         path.write_bytes(pickle.dumps(obj, protocol=i + 2))
         files.append(str(path))
     stdin = pickle.dumps({"from": "stdin"}, protocol=0)

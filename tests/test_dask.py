@@ -144,7 +144,7 @@ def _make_byvalue_module():
     mod = types.ModuleType(name)
     sys.modules[name] = mod
     code = compile(BYVALUE_SOURCE, f"<{name}>", "exec")
-    exec(code, mod.__dict__)  # noqa: S102 (the test's own source: a module only this process has)
+    exec(code, mod.__dict__)  # the test's own source: a module only this process has
     cloudpickle.register_pickle_by_value(mod)
     return mod
 
@@ -174,7 +174,8 @@ def _module_source_routes():
         text = path.read_text()
         if re.search(r"^\s*import pickle\s*$", text, re.MULTILINE):
             found.add((module, "pickle", "pickle"))
-        for m in re.finditer(r"^\s*from distributed\.protocol\.pickle import (.+)$", text, re.MULTILINE):
+        for m in re.finditer(r"^\s*from distributed\.protocol\.pickle import (.+)$", text,
+                             re.MULTILINE):
             for name in m.group(1).split(","):
                 name = name.strip().split(" as ")[-1].strip()
                 if name in ("dumps", "loads"):

@@ -27,10 +27,9 @@ import sys
 import textwrap
 
 import pytest
-import test_differential as td
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
+import fixtures
 import pickler
 
 try:
@@ -132,8 +131,8 @@ def rebuild(x, rnd, memo=None):
 @st.composite
 def values(draw):
     """Nested data with sets, frozensets, dicts, tuples, strings; shared
-    mutable objects and cycles (test_differential's graphs)."""
-    return draw(td.graphs())
+    mutable objects and cycles (the differential tests' graphs, from fixtures)."""
+    return draw(fixtures.graphs())
 
 
 @_EXAMPLES
@@ -192,15 +191,15 @@ def _same_atom(a, b):
 
 
 _tree_of_atoms = st.recursive(
-    td.hashable_atoms,
+    fixtures.hashable_atoms,
     lambda ch: st.one_of(st.lists(ch, max_size=5),
                          st.lists(ch, max_size=5).map(tuple),
-                         st.dictionaries(td.texts, ch, max_size=5)),
+                         st.dictionaries(fixtures.texts, ch, max_size=5)),
     max_leaves=30)
 
 
 @_EXAMPLES
-@given(_tree_of_atoms, td.hashable_atoms, st.data())
+@given(_tree_of_atoms, fixtures.hashable_atoms, st.data())
 def test_values_differing_in_one_element_differ(tree, new, data):
     root = [tree]
     paths = []
@@ -219,7 +218,7 @@ def test_values_differing_in_one_element_differ(tree, new, data):
 
 
 @_EXAMPLES
-@given(st.sets(td.hashables, min_size=1, max_size=8), td.hashables)
+@given(st.sets(fixtures.hashables, min_size=1, max_size=8), fixtures.hashables)
 def test_sets_differing_in_one_element_differ(items, extra):
     if extra in items:
         return
@@ -473,8 +472,8 @@ def test_same_bytes_with_any_hash_seed():
 # Round trip of the differential corpus.
 # ---------------------------------------------------------------------------
 def _differential_corpus():
-    for gen in (td.corpus_containers, td.corpus_scalars, td.corpus_objects,
-                td.corpus_slots, td.corpus_recursive):
+    for gen in (fixtures.corpus_containers, fixtures.corpus_scalars, fixtures.corpus_objects,
+                fixtures.corpus_slots, fixtures.corpus_recursive):
         for name, obj in gen():
             yield pytest.param(obj, id=name)
 
@@ -512,7 +511,7 @@ def _same_array(a, b):
 
 @needs_numpy
 @pytest.mark.parametrize("arr", [pytest.param(obj, id=name)
-                                 for name, obj in td.numpy_arrays()])
+                                 for name, obj in fixtures.numpy_arrays()])
 def test_differential_numpy_arrays_round_trip(arr):
     data = ddumps(arr)
     back = pickle.loads(data)

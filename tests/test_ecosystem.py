@@ -38,7 +38,7 @@ for _name in ("dill", "joblib", "cloudpickle", "numpy"):
     _spec = importlib.util.find_spec(_name)
     if _spec is None:
         # The test extra (pip install ".[test]") installs all four.
-        pytest.skip("%s is not installed" % _name, allow_module_level=True)
+        pytest.skip(f"{_name} is not installed", allow_module_level=True)
     PACKAGE_DIRS[_name] = os.path.dirname(_spec.origin)
 
 DILL = "dill._dill:Pickler"
@@ -73,8 +73,8 @@ def run_script(tmp_path, source, mode, check, timeout=300):
     work.mkdir()
     proc = subprocess.run([sys.executable, str(script), str(work)],
                           capture_output=True, text=True, timeout=timeout,
-                          cwd=str(tmp_path), env=eco_env(mode, check))
-    assert proc.returncode == 0, "%s run failed:\n%s" % (mode, proc.stderr[-4000:])
+                          cwd=str(tmp_path), env=eco_env(mode, check), check=False)
+    assert proc.returncode == 0, f"{mode} run failed:\n{proc.stderr[-4000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -338,7 +338,9 @@ def make_classes():
     @dataclasses.dataclass
     class DC:
         a: int
-        b: typing.List[int] = dataclasses.field(default_factory=list)
+        # typing.List, not list: cloudpickle and dill pickle this class by
+        # value, annotations included
+        b: typing.List[int] = dataclasses.field(default_factory=list)  # noqa: UP006
     return Base, Child, Color, DC
 
 Base, Child, Color, DC = make_classes()
@@ -407,7 +409,7 @@ def run_pytest_suite(tmp_path, mode, check, args, rootdir, source=None,
     empty one.  Returns the report of eco_plugin (test ids relative to
     `rootdir`)."""
     tag = tag or mode
-    report = tmp_path / ("report-%s.json" % tag)
+    report = tmp_path / (f"report-{tag}.json")
     env = eco_env(mode, check)
     env["PICKLER_ECO_REPORT"] = str(report)
     if extra_path:
@@ -420,9 +422,9 @@ def run_pytest_suite(tmp_path, mode, check, args, rootdir, source=None,
         cmd += ["-c", str(ini)]
     cmd += args
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                          cwd=str(source or tmp_path), env=env, stdin=subprocess.DEVNULL)
-    assert report.exists(), "no report (%s):\n%s\n%s" % (
-        tag, proc.stdout[-3000:], proc.stderr[-3000:])
+                          cwd=str(source or tmp_path), env=env, stdin=subprocess.DEVNULL,
+                          check=False)
+    assert report.exists(), f"no report ({tag}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     result = json.loads(report.read_text())
     result["output"] = proc.stdout[-3000:]
     result["flaky"] = []
@@ -439,7 +441,7 @@ def run_stock_and_swapped(tmp_path, swap, check, args, rootdir, **kw):
             break
         rerun = run_pytest_suite(tmp_path, swap, check,
                                  [os.path.join(str(rootdir), n) for n in again],
-                                 rootdir, tag="%s-again-%d" % (swap, attempt), **kw)
+                                 rootdir, tag=f"{swap}-again-{attempt}", **kw)
         assert rerun["check_error"] is None, rerun["check_error"]
         passed_now = set(rerun["passed"]) & set(again)
         swapped["failed"] = sorted(set(swapped["failed"]) - passed_now)
@@ -451,15 +453,15 @@ def run_stock_and_swapped(tmp_path, swap, check, args, rootdir, **kw):
 def summary(name, stock, swapped):
     """Printed (see it with -rP): the counts docs/subclassing.md quotes."""
     def counts(r):
-        return "%d passed, %d failed, %d skipped" % (
+        return "{} passed, {} failed, {} skipped".format(
             len(r["passed"]), len(r["failed"]), len(r["skipped"]))
-    print("%s on Python %d.%d: stock %s; swapped %s" % (
-        name, sys.version_info[0], sys.version_info[1], counts(stock), counts(swapped)))
+    print(f"{name} on Python {sys.version_info[0]}.{sys.version_info[1]}: "
+          f"stock {counts(stock)}; swapped {counts(swapped)}")
     for nodeid in sorted(set(stock["failed"]) | set(swapped["failed"])):
-        print("  failed %s%s" % (nodeid, "" if nodeid in swapped["failed"]
+        print("  failed {}{}".format(nodeid, "" if nodeid in swapped["failed"]
                                  else " (stock only)"))
     for nodeid in swapped["flaky"]:
-        print("  passed when run again (swapped): %s" % nodeid)
+        print(f"  passed when run again (swapped): {nodeid}")
 
 
 def assert_no_new_failures(stock, swapped, check, min_passed):
@@ -467,7 +469,7 @@ def assert_no_new_failures(stock, swapped, check, min_passed):
         stock["check_error"], swapped["check_error"])
     assert stock["checked"] == swapped["checked"] == check.split(",")
     new = sorted(set(swapped["failed"]) - set(stock["failed"]))
-    assert new == [], "fail only with pickler.Pickler as base:\n%s\n%s" % (
+    assert new == [], "fail only with pickler.Pickler as base:\n{}\n{}".format(
         "\n".join(new), swapped["output"])
     assert len(swapped["passed"]) >= min_passed, swapped["output"]
     # the same tests ran
@@ -489,7 +491,7 @@ def test_dill_own_suite(tmp_path):
             [sys.executable, os.path.join(SUPPORT, "eco_script.py"),
              os.path.join(tests_dir, script)],
             capture_output=True, text=True, timeout=300, cwd=str(tmp_path),
-            env=eco_env(mode, DILL))
+            env=eco_env(mode, DILL), check=False)
         return proc.returncode, proc.stderr[-2000:]
 
     outcome = {(mode, script): run(mode, script)
@@ -508,7 +510,7 @@ def test_dill_own_suite(tmp_path):
          "failed": sorted(failed[mode]), "skipped": [],
          "flaky": flaky if mode == "py" else []} for mode in ("stock", "py")])
     new = sorted(failed["py"] - failed["stock"])
-    assert new == [], "\n\n".join("%s:\n%s" % (s, outcome["py", s][1]) for s in new)
+    assert new == [], "\n\n".join("{}:\n{}".format(s, outcome["py", s][1]) for s in new)
     assert len(scripts) - len(failed["py"]) >= 25
 
 

@@ -33,6 +33,7 @@ C pickler skips as well), ``bigmemtest`` (needs 5-32 GiB; only run when
 ``PICKLER_BIGMEM`` sets a memory limit), and
 ``Test needs Numpy`` when numpy is missing.
 """
+import _pickle
 import collections
 import io
 import os
@@ -41,14 +42,12 @@ import sys
 import unittest
 import weakref
 
-import _pickle
 import pytest
 
 import pickler
 
 try:
-    from test import pickletester as pt
-    from test import support
+    from test import pickletester as pt, support
 except ImportError:  # pragma: no cover - distro Pythons may omit the test package
     pytest.skip("this interpreter does not ship test.pickletester "
                 "(the CPython 'test' package)", allow_module_level=True)
@@ -239,7 +238,8 @@ class PicklerIdPersTests(pt.AbstractIdentityPersistentPicklerTests,
         p = P(io.BytesIO())
         self.assertIs(p.dispatch_table, table)
         ref = weakref.ref(table)
-        del p, table
+        del p
+        table = None    # the closure in P.__init__ held the last reference
         support.gc_collect()
         self.assertIsNone(ref())
 

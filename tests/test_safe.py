@@ -23,14 +23,9 @@ import tempfile
 
 import pytest
 
+import fixtures
 import pickler
-from pickler.safe import UnpicklingRefused
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import test_differential as D
-from test_differential import (
+from fixtures import (
     DC,
     MyBytes,
     MyDict,
@@ -45,6 +40,9 @@ from test_differential import (
     Point,
     ReduceItems,
 )
+from pickler.safe import UnpicklingRefused
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 try:
     import numpy as np
@@ -277,7 +275,7 @@ def hostile_corpus():
                       ("cloudpickle.cloudpickle", "_make_function"),
                       ("joblib.numpy_pickle", "load")]:
         cases = [(p, framed(p, G(mod, name) + b"(" + S(CMD_TOUCH) + b"tR.")) for p in range(6)]
-        add("stdlib helper %s.%s" % (mod, name), cases, allow="numpy")
+        add(f"stdlib helper {mod}.{name}", cases, allow="numpy")
     add("numpy.dtype of a non-str", _raw_all(
         G("numpy", "dtype") + b"(" + G("numpy", "ndarray") + b"tR."), allow="numpy")
     add("numpy._reconstruct of a non-array class", _raw_all(
@@ -322,7 +320,7 @@ def worker(corpus_name, fuzz_iterations=0, seed=0):
 
     def hook(ev, args):
         if state["on"] and ev.startswith(FORBIDDEN_EVENTS):
-            events.append("%s %r" % (ev, args)[:200])
+            events.append("{} {!r}".format(*(ev, args)[:200]))
 
     # Warm the policies (they resolve their names once, importing what the
     # allowlists name) so that any import during a load below is a finding.
@@ -360,9 +358,9 @@ def worker(corpus_name, fuzz_iterations=0, seed=0):
                 try:
                     pickler.safe_loads(sample, allow=_allow_spec(allow))
                 except UnpicklingRefused as e:
-                    outcome = "refused: %s" % e
-                except Exception as e:  # noqa: BLE001  (any exception is an outcome)
-                    outcome = "error: %s: %s" % (type(e).__name__, e)
+                    outcome = f"refused: {e}"
+                except Exception as e:  # any exception is an outcome
+                    outcome = f"error: {type(e).__name__}: {e}"
                 finally:
                     state["on"] = False
                 touched = os.path.exists(sentinel)
@@ -380,7 +378,7 @@ def worker(corpus_name, fuzz_iterations=0, seed=0):
                 state["on"] = True
                 try:
                     pickler.safe_loads(sample, allow=pickler.safe.numpy)
-                except Exception:  # noqa: BLE001, S110  (raising is fine: the oracle decides)
+                except Exception:  # raising is fine: the oracle decides
                     pass
                 finally:
                     state["on"] = False
@@ -436,8 +434,8 @@ def _run_worker(args, timeout=240):
         sentinel = os.path.join(tmp, "sentinel")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, HERE]))
         env[SENTINEL_ENV] = sentinel
-        code = ("import sys; sys.path.insert(0, %r); import test_safe; "
-                "test_safe.worker(*%r)" % (HERE, tuple(args)))
+        code = (f"import sys; sys.path.insert(0, {HERE!r}); import test_safe; "
+                f"test_safe.worker(*{tuple(args)!r})")
         proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                               text=True, timeout=timeout, cwd=tmp, check=False)
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -564,13 +562,13 @@ def test_allow_entries_exact():
     """A string entry allows that name only: no dotted traversal, and the
     object is found in the module's __dict__, never its __getattr__."""
     data = pickle.dumps(Plain(5), protocol=2)
-    assert pickler.safe_loads(data, allow=("test_differential.Plain",)).x == 5
+    assert pickler.safe_loads(data, allow=("fixtures.Plain",)).x == 5
     with pytest.raises(UnpicklingRefused):
-        pickler.safe_loads(data, allow=("test_differential.Plai",))
-    data4 = pickle.dumps(D.A.B.C(), protocol=4)
+        pickler.safe_loads(data, allow=("fixtures.Plai",))
+    data4 = pickle.dumps(fixtures.A.B.C(), protocol=4)
     with pytest.raises(UnpicklingRefused):
-        pickler.safe_loads(data4, allow=("test_differential.A",))
-    assert type(pickler.safe_loads(data4, allow=("test_differential.A.B.C",))) is D.A.B.C
+        pickler.safe_loads(data4, allow=("fixtures.A",))
+    assert type(pickler.safe_loads(data4, allow=("fixtures.A.B.C",))) is fixtures.A.B.C
     import types
     mod = types.ModuleType("pickler_safe_lazy_mod")
     looked = []
@@ -606,7 +604,7 @@ def test_safe_unpickler_is_an_unpickler():
 def test_allowlists_combine():
     data = pickle.dumps([Plain(2), np.arange(3)] if np is not None else [Plain(2)], protocol=4)
     for allow in (pickler.safe.numpy + (Plain,), (Plain,) + pickler.safe.numpy,
-                  pickler.safe.numpy + pickler.safe.pandas + "test_differential.Plain",
+                  pickler.safe.numpy + pickler.safe.pandas + "fixtures.Plain",
                   (pickler.safe.numpy, Plain)):
         assert _same(pickler.safe_loads(data, allow=allow), pickler.loads(data))
     combined = pickler.safe.numpy + pickler.safe.pandas
@@ -617,11 +615,11 @@ def test_allowlists_combine():
 
 
 def test_getattr_reaches_only_allowed_names():
-    data = pickle.dumps(D.A.cmethod, protocol=2)      # getattr(A, 'cmethod')
+    data = pickle.dumps(fixtures.A.cmethod, protocol=2)      # getattr(A, 'cmethod')
     with pytest.raises(UnpicklingRefused):
-        pickler.safe_loads(data, allow=("test_differential.A",))
+        pickler.safe_loads(data, allow=("fixtures.A",))
     assert pickler.safe_loads(
-        data, allow=("test_differential.A", "test_differential.A.cmethod")) == D.A.cmethod
+        data, allow=("fixtures.A", "fixtures.A.cmethod")) == fixtures.A.cmethod
 
 
 # ---------------------------------------------------------------------------
@@ -654,7 +652,7 @@ PLAIN_TAGS = ("int ", "float ", "complex", "bools", "str len", "bytes len", "byt
 
 
 def _plain_corpus():
-    for gen in (D.corpus_containers, D.corpus_scalars, D.corpus_objects):
+    for gen in (fixtures.corpus_containers, fixtures.corpus_scalars, fixtures.corpus_objects):
         for tag, obj in gen():
             if tag.startswith(("list", "tuple", "dict", "set", "frozenset", "strlist",
                                "strdict", "nested-tuple")) or tag.startswith(PLAIN_TAGS):
@@ -687,7 +685,7 @@ def test_allowed_user_classes_load_identically(proto):
     objs = [MyList(range(1001)), MyDict((i, None) for i in range(1001)), MySet(range(5)),
             MyFrozenSet(range(5)), MyTuple(range(3)), MyStr("abc"), MyBytes(b"x"),
             MyInt(2 ** 70), MyFloat(-0.0), Plain(), DC(1, [DC(2)]), Point(1, 2),
-            D._with_attr(MyList([1, 2]), note="n")]
+            fixtures._with_attr(MyList([1, 2]), note="n")]
     for obj in objs:
         data = pickle.dumps(obj, protocol=proto)
         assert _same(pickler.safe_loads(data, allow=USER_CLASSES), pickler.loads(data)), obj
@@ -706,9 +704,9 @@ def test_overridden_container_methods_are_not_called():
 
 
 @pytest.mark.skipif(np is None, reason="numpy is a [test] dependency")
-@pytest.mark.parametrize("tag", [t for t, _ in D.numpy_arrays()] if np is not None else [])
+@pytest.mark.parametrize("tag", [t for t, _ in fixtures.numpy_arrays()] if np is not None else [])
 def test_numpy_arrays_load_identically(tag):
-    arr = dict(D.numpy_arrays())[tag]
+    arr = dict(fixtures.numpy_arrays())[tag]
     for p in range(6):
         data = pickle.dumps(arr, protocol=p)
         assert _same(pickler.safe_loads(data, allow=pickler.safe.numpy), pickler.loads(data))
@@ -732,7 +730,7 @@ def test_numpy_scalars_and_dtypes():
 def _scientific():
     try:
         import test_scientific_stack as T
-    except Exception:  # noqa: BLE001  (pandas/scipy missing: the module skips itself)
+    except Exception:  # pandas/scipy missing: the module skips itself
         return [], []
     return list(T.pandas_objects()), list(T.sparse_matrices())
 
@@ -781,6 +779,7 @@ def test_arrow_array_with_offsets_past_its_buffer_is_refused():
     buffer). The pandas allowlist's _restore_array validates in full."""
     pa = pytest.importorskip("pyarrow", reason="pyarrow is needed for arrow-backed arrays")
     import struct
+
     from pyarrow.lib import _restore_array
     good = pa.array(["ab", "cd"])
     _, (state,) = good.__reduce__()
@@ -812,7 +811,7 @@ def test_scipy_sparse_with_scanned_names():
             data = pickle.dumps(obj, protocol=p)
             with pytest.raises(UnpicklingRefused):
                 pickler.safe_loads(data, allow=pickler.safe.numpy)
-            names = tuple(sorted({"%s.%s" % (r.module, r.name) for r in pickler.safe.scan(data)
+            names = tuple(sorted({f"{r.module}.{r.name}" for r in pickler.safe.scan(data)
                                   if (r.module or "").startswith("scipy")}))
             got = pickler.safe_loads(data, allow=(pickler.safe.numpy,) + names)
             assert _same(got, pickler.loads(data)), (tag, p)

@@ -8,9 +8,9 @@ out-of-band) and is loaded back by both unpicklers from the same bytes.
 pandas and scipy are test dependencies (pyproject ``[test]``), so these
 tests run in CI; ``importorskip`` only keeps a bare checkout collectable.
 """
+import _pickle
 import pickle
 
-import _pickle
 import pytest
 
 import pickler
@@ -27,7 +27,7 @@ def pandas_objects():
     frame = pd.DataFrame({
         "float": rng.random(n),
         "int": rng.integers(0, 10, n),
-        "str": ["row%d" % i for i in range(n)],
+        "str": [f"row{i}" for i in range(n)],
         "category": pd.Categorical(rng.choice(["u", "v", "w"], n)),
         "when": pd.date_range("2020-01-01", periods=n, freq="h", tz="UTC"),
         "nullable_int": pd.array(rng.integers(0, 5, n), dtype="Int64"),

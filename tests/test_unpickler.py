@@ -1,5 +1,6 @@
 """API, input handling, protocol 5 buffers and hook semantics of pickler's
 Unpickler, compared with the running interpreter's ``_pickle``."""
+import _pickle
 import collections
 import gc
 import inspect
@@ -8,10 +9,10 @@ import pickle
 import sys
 import weakref
 
-import _pickle
 import pytest
 
 import pickler
+from fixtures import RecordingReader
 from pickler._unpickler import Unpickler, load, loads
 
 np = pytest.importorskip("numpy")
@@ -195,29 +196,6 @@ def test_one_unpickler_many_loads():
         u.load()
 
 
-class RecordingFile:
-    """A file with only the methods named, each call (method, size asked,
-    size returned) recorded; `returns` converts what read() returns."""
-
-    def __init__(self, data, methods, returns=bytes):
-        self._f = io.BufferedReader(io.BytesIO(data), 8192)
-        self.calls = []
-        for name in methods:
-            setattr(self, name, self._recorded(name, returns))
-
-    def _recorded(self, name, returns):
-        method = getattr(self._f, name)
-
-        def call(*args):
-            result = method(*args)
-            asked = args[0] if args and isinstance(args[0], int) else (
-                len(args[0]) if args else None)
-            got = len(result) if isinstance(result, bytes) else result
-            self.calls.append((name, asked, got))
-            return returns(result) if name == "read" else result
-        return call
-
-
 FILE_METHODS = [("read", "readline"), ("read", "readline", "readinto"),
                 ("read", "readline", "peek"), ("read", "readline", "readinto", "peek")]
 FILE_OBJS = [[1, 2, "abc"], {"k": b"x" * 100, "s": "y" * 70000}, b"z" * 200000,
@@ -235,7 +213,7 @@ def test_file_calls_match_c(methods, proto):
     # what _pickle uses works the same.
     for obj in FILE_OBJS:
         data = pickle.dumps(obj, proto)
-        ours, theirs = RecordingFile(data, methods), RecordingFile(data, methods)
+        ours, theirs = RecordingReader(data, methods), RecordingReader(data, methods)
         assert Unpickler(ours).load() == _pickle.Unpickler(theirs).load() == obj
         assert ours.calls == theirs.calls, (type(obj).__name__, ours.calls, theirs.calls)
 
@@ -250,14 +228,14 @@ def test_read_may_return_any_bytes_like(returns, proto):
         outcomes = []
         for cls in (_pickle.Unpickler, Unpickler):
             try:
-                outcomes.append(cls(RecordingFile(data, ("read", "readline"), returns)).load())
+                outcomes.append(cls(RecordingReader(data, ("read", "readline"), returns)).load())
             except Exception as exc:  # the type is compared
                 outcomes.append(type(exc))
         assert outcomes[0] == outcomes[1], (obj if len(repr(obj)) < 80 else type(obj), outcomes)
 
 
 def test_unusable_readinto_only_matters_for_payloads():
-    class NoReadinto(RecordingFile):
+    class NoReadinto(RecordingReader):
         def readinto(self, buf):
             raise io.UnsupportedOperation("readinto")
     for obj in ([1, 2, "abc"], {"s": "y" * 70000}):       # no bytes payload
@@ -564,7 +542,7 @@ def test_strings_ascii_fast_path_and_decoder(proto):
 # one-byte bytes, small ints, the empty tuple), built at run time so that they
 # are not constants of this module.
 SHARED_ATOMS = ["A", "\x00", "\x7f", "\xe9", "\u20ac", "", bytes(0),
-                bytes([97]), bytes([255]), "".join(("a", "b")), bytes([1, 2]),
+                bytes([97]), bytes([255]), "".join(("a", "b")),  # noqa: FLY002 (not the interned "ab") bytes([1, 2]),
                 (), int("0"), int("256"), int("257"), -5, -6]
 
 
@@ -576,14 +554,14 @@ def test_shared_atoms_as_c(proto):
     identities, and the same memory for data full of such atoms."""
     for obj in SHARED_ATOMS:
         for data in (pickle.dumps(obj, proto), pickle.dumps([obj, 1.5], proto)):
-            for source in ("loads", "BytesIO", "RecordingFile"):
+            for source in ("loads", "BytesIO", "RecordingReader"):
                 def load_with(unpickler_load, unpickler_loads):
                     if source == "loads":
                         got = unpickler_loads(data)
                     elif source == "BytesIO":
                         got = unpickler_load(io.BytesIO(data))
                     else:
-                        got = unpickler_load(RecordingFile(data, ("read", "readline")))
+                        got = unpickler_load(RecordingReader(data, ("read", "readline")))
                     return got[0] if type(got) is list else got
                 ours = load_with(load, loads)
                 ref = load_with(_pickle.load, _pickle.loads)
@@ -651,7 +629,7 @@ def test_build_interns_instance_dict_keys_as_c(proto):
     """BUILD stores interned keys, as _pickle does; pickler remembers the
     interned twin of each memoized key (more keys than its 8 slots here,
     so pairs are evicted and found again)."""
-    objs = _many_attr_objects(40, 20, "attr_%d" % proto)
+    objs = _many_attr_objects(40, 20, f"attr_{proto}")
     data = _pickle.dumps(objs, proto)
     ours = loads(data)
     theirs = _pickle.loads(data)
@@ -722,12 +700,13 @@ def test_build_slot_state_as_c():
         o = _Slotted()
         o.alpha = i
         o.beta = [i]
-        o.extra = "x%d" % i
+        o.extra = f"x{i}"
         objs.append(o)
     for proto in range(2, pickle.HIGHEST_PROTOCOL + 1):
         data = _pickle.dumps(objs, proto)
         ours, theirs = loads(data), _pickle.loads(data)
-        assert [(o.alpha, o.beta, vars(o)) for o in ours] == [(o.alpha, o.beta, vars(o)) for o in theirs]
+        assert ([(o.alpha, o.beta, vars(o)) for o in ours]
+                == [(o.alpha, o.beta, vars(o)) for o in theirs])
     # BUILD with a slot name the class does not have.
     bad = (pickle.PROTO + b"\x04" + pickle.dumps(_SlotsOnly, 4)[11:-1]
            + b")\x81N}\x8c\x05gammaK\x01s\x86b.")

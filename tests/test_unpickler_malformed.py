@@ -8,15 +8,14 @@ the input holds are the exception: there ``_pickle`` (before gh-115952)
 allocates the claimed size first, while ours must fail fast with
 ``UnpicklingError`` and little memory (checked with tracemalloc).
 """
+import _pickle
 import collections
 import datetime
 import io
 import pickle
 import struct
-import sys
 import tracemalloc
 
-import _pickle
 import pytest
 
 from pickler._unpickler import Unpickler, loads
@@ -27,7 +26,7 @@ MiB = 1 << 20
 def _outcome(fn, data):
     try:
         return ("ok", fn(data))
-    except Exception as exc:  # noqa: BLE001 - the type is what we compare
+    except Exception as exc:  # the type is what we compare
         return ("raise", exc)
 
 
@@ -71,7 +70,7 @@ class Plain:
         return type(other) is Plain and other.__dict__ == self.__dict__
 
     def __repr__(self):
-        return "Plain(%r)" % (self.__dict__,)
+        return f"Plain({self.__dict__!r})"
 
 
 def _corpus_objects():
@@ -141,7 +140,8 @@ BAD = [
     b"Ng99999999999999999999999999\n.", b"Np99999999999999999999999999\n.",
     b"Nq\x00h\x01.",
     # text opcodes with bad arguments
-    b"I\n.", b"Ix\n.", b"I-111805916207174113034\n.", b"I99999999999999999999\n.", b"I1x\n.", b"I0.5\n.", b"L\n.", b"Lx\n.", b"L1x\n.",
+    b"I\n.", b"Ix\n.", b"I-111805916207174113034\n.", b"I99999999999999999999\n.", b"I1x\n.",
+    b"I0.5\n.", b"L\n.", b"Lx\n.", b"L1x\n.",
     b"F\n.", b"Fx\n.", b"F1.5x\n.", b"S\n.", b"Sabc\n.", b"S'abc\n.",
     b"S'abc\"\n.", b"S'\\x4'\n.", b"S'\xff'\n.", b"V\\u12\n.", b"I1", b"I",
     b"P\xff\n.", b"Pabc\n.", b"cbuiltins\n.", b"cbuiltins\nlen", b"c\nlen\n.",
@@ -387,18 +387,18 @@ class _OddFile:
 ODD_FILES = {
     # a payload (BINBYTES) read with read() must come back as bytes
     "read_bytearray_payload": (pickle.dumps(b"x" * 100, 3),
-                               dict(read=bytearray)),
+                               {"read": bytearray}),
     "read_bytearray_large_payload": (pickle.dumps([b"y" * 300000], 3),
-                                     dict(read=bytearray)),
+                                     {"read": bytearray}),
     # readinto() that claims a negative count
     "readinto_negative": (pickle.dumps(b"x" * 100, 3),
-                          dict(readinto=lambda f, b: -1)),
+                          {"readinto": lambda f, b: -1}),
     # readinto() that reads less than asked: truncated
     "readinto_short": (pickle.dumps(b"x" * 100, 3),
-                       dict(readinto=lambda f, b: f.readinto(memoryview(b)[:10]))),
+                       {"readinto": lambda f, b: f.readinto(memoryview(b)[:10])}),
     # readline() returning a bytearray (protocol 0 lines)
     "readline_bytearray": (pickle.dumps([1, "a", 2.5], 0),
-                           dict(readline=bytearray)),
+                           {"readline": bytearray}),
 }
 
 

@@ -28,7 +28,6 @@ Skips that remain come from ``test.pickletester`` itself: ``requires_32b``
 (32-bit builds only) and ``bigmemtest`` (5-32 GiB of memory; skipped unless
 ``test.support`` is given a memory limit).
 """
-import collections
 import io
 import pickle
 import sys
@@ -40,8 +39,7 @@ import pytest
 from pickler._unpickler import Unpickler, load, loads
 
 try:
-    from test import pickletester as pt
-    from test import support
+    from test import pickletester as pt, support
 except ImportError:  # pragma: no cover - some distro Pythons omit the test package
     pytest.skip("this interpreter does not ship test.pickletester "
                 "(the CPython 'test' package)", allow_module_level=True)

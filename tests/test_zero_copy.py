@@ -4,12 +4,12 @@ Buffer addresses, memory sharing and tracemalloc peaks; no timings (those
 are in benchmarks/).  numpy reports its data allocations to tracemalloc, and
 pickler's output buffer is a bytes object, so both show in the peaks.
 """
+import _pickle
 import gc
 import io
 import pickle
 import tracemalloc
 
-import _pickle
 import pytest
 
 import pickler
@@ -193,7 +193,8 @@ def test_array_kinds_match_c_in_band_and_out_of_band():
 @pytest.mark.parametrize("source", ["bytes", "bytearray", "memoryview"])
 def test_picklebuffer_over_builtin_buffers(source):
     raw = bytes(range(256)) * 300
-    obj = {"bytes": raw, "bytearray": bytearray(raw), "memoryview": memoryview(bytearray(raw))}[source]
+    obj = {"bytes": raw, "bytearray": bytearray(raw),
+           "memoryview": memoryview(bytearray(raw))}[source]
     pb = pickle.PickleBuffer(obj)
     for cb in (None, lambda b: True, lambda b: None):
         assert (pickler.dumps(pb, 5, buffer_callback=cb)

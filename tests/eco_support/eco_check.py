@@ -17,6 +17,6 @@ def check_bases():
         module, _, cls = name.partition(":")
         klass = getattr(importlib.import_module(module), cls)
         has = pickler.Pickler in klass.__mro__
-        assert has == swapped, "%s.__mro__ = %r" % (name, klass.__mro__)
+        assert has == swapped, f"{name}.__mro__ = {klass.__mro__!r}"
         checked.append(name)
     return checked

@@ -29,7 +29,7 @@ def pytest_sessionfinish(session, exitstatus):
         checked = check_bases()
         error = None
     except Exception as e:  # reported, and the test fails on it
-        checked, error = [], "%s: %s" % (type(e).__name__, e)
+        checked, error = [], f"{type(e).__name__}: {e}"
     with open(os.environ["PICKLER_ECO_REPORT"], "w") as f:
         json.dump({"passed": sorted(_passed - _failed),
                    "failed": sorted(_failed),

@@ -13,4 +13,5 @@ sys.path[0] = os.path.dirname(os.path.abspath(path))
 runpy.run_path(path, run_name="__main__")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from eco_check import check_bases  # noqa: E402
+
 check_bases()

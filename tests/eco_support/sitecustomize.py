@@ -22,5 +22,5 @@ if _mode != "stock":
     if _mode in ("c", "both"):
         pickle.Pickler = pickler.Pickler
     if _mode not in ("py", "c", "both"):
-        raise ValueError("PICKLER_ECO_SWAP=%r" % _mode)
+        raise ValueError(f"PICKLER_ECO_SWAP={_mode!r}")
 del os, _mode

@@ -4,12 +4,12 @@ already imported (save_global, find_class) and numpy.ndarray.__reduce_ex__
 for C-contiguous arrays (its two imports).  Each test pins the cases where
 the call *could* matter: then pickler must make it, and the bytes and
 exceptions stay the C pickler's."""
+import _pickle
 import builtins
 import pickle
 import sys
 import types
 
-import _pickle
 import pytest
 
 import pickler

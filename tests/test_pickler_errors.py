@@ -9,7 +9,7 @@ be identical: this covers what is left in the memo and in the output buffer
 after a failure.  Bad objects are rebuilt for every run (some mutate
 themselves while being pickled).
 """
-import collections
+import _pickle
 import copyreg
 import gc
 import io
@@ -21,11 +21,11 @@ import textwrap
 import threading
 import tracemalloc
 
-import _pickle
 import pytest
 
 import pickler
-from difftools import PROTOCOLS, RecordingFile
+from difftools import PROTOCOLS
+from fixtures import RecordingFile
 
 IMPLS = (pickler, _pickle)
 
@@ -92,10 +92,8 @@ class Mutator:
         t = self.target
         if self.how == "dict-add":
             for i in range(10):
-                t["added%d" % i] = i
-        elif self.how == "dict-clear":
-            t.clear()
-        elif self.how == "list-clear":
+                t[f"added{i}"] = i
+        elif self.how in ("dict-clear", "list-clear"):
             t.clear()
         elif self.how == "list-extend":
             t.extend(range(5))
@@ -267,8 +265,7 @@ def assert_same_failure(make_bad, protocols=PROTOCOLS, expected=None,
     for proto in protocols:
         got = _run_sequence(pickler, make_bad, proto, make_pickler, **kw)
         ref = _run_sequence(_pickle, make_bad, proto, make_pickler, **kw)
-        assert got == ref, "proto %d:\n pickler: %r\n _pickle: %r" % (
-            proto, got, ref)
+        assert got == ref, f"proto {proto}:\n pickler: {got!r}\n _pickle: {ref!r}"
         # module-level dumps() too
         if make_pickler is None:
             assert (_outcome(lambda: pickler.dumps(make_bad(), proto, **kw)) ==
@@ -391,12 +388,15 @@ def test_fast_mode_pickler_reused_after_deep_failure(kind, failure):
     # on how the failed dump() ended; the same sequence of dump() calls must
     # give the same outcomes and bytes.
     if failure == "unpicklable leaf":
-        bad = lambda: _nested(kind, 60, lambda: None)    # not importable by name
+        def bad():
+            return _nested(kind, 60, lambda: None)    # not importable by name
     elif failure == "cycle":
-        bad = lambda: _nested(kind, 60, "cycle")
+        def bad():
+            return _nested(kind, 60, "cycle")
     else:
-        # deeper than the C recursion limit of every version (10 000 on 3.13)
-        bad = lambda: _nested(kind, 50_000, None)
+        def bad():
+            # deeper than the C recursion limit of every version (10 000 on 3.13)
+            return _nested(kind, 50_000, None)
     follow_ups = [lambda: _nested(kind, 55, 1), lambda: _nested(kind, 120, 2),
                   lambda: [[1], {"k": (1, [2])}, [[], [], {}]], bad,
                   lambda: _nested(kind, 70, 3)]
@@ -660,16 +660,16 @@ def test_deep_nesting_recursion_error(tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(pickler.__file__))
     script = DEEP_SCRIPT.replace("assert pickler.Pickler is not None",
-                                 "assert pickler.__file__ == %r" % pickler.__file__)
+                                 f"assert pickler.__file__ == {pickler.__file__!r}")
     proc = subprocess.run([sys.executable, "-c", script], env=env,
                           cwd=str(tmp_path), capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, check=False)
     assert proc.returncode == 0, (
-        "subprocess died (code %d): %s" % (proc.returncode, proc.stderr[-2000:]))
+        f"subprocess died (code {proc.returncode}): {proc.stderr[-2000:]}")
     lines = proc.stdout.splitlines()
     assert lines and lines[-1] == "DONE", proc.stdout[-2000:]
     for line in lines[:-1]:
-        kind, n, proto, ref, got, got2, same = line.split()
+        _kind, _n, _proto, ref, got, got2, same = line.split()
         assert ref == "RecursionError", line
         assert got == ref and got2 == ref, line
         assert same == "True", line
@@ -734,7 +734,7 @@ def _leak_cases():
     yield "reduce-raises", fresh_pickler_each_time(
         lambda: {"a": [b"x" * 1000], "b": ReduceRaises()})
     yield "lock-in-dict", fresh_pickler_each_time(
-        lambda: {"k%d" % i: i for i in range(50)} | {"lock": threading.Lock()}, 4)
+        lambda: {f"k{i}": i for i in range(50)} | {"lock": threading.Lock()}, 4)
     yield "unpicklable-after-1000", dump_with(
         lambda: list(range(1200)) + [ReduceRaises()], 4)
     yield "buffer-callback-raises", dump_with(
@@ -785,8 +785,8 @@ def test_no_leak_on_error_path(call):
     finally:
         tracemalloc.stop()
     grown_blocks, grown_size, grown_refs, top = min(windows)
-    assert grown_blocks < 500, "%d more blocks:\n%s" % (grown_blocks, top)
-    assert grown_size < 64 * 1024, "grew by %d bytes:\n%s" % (grown_size, top)
+    assert grown_blocks < 500, f"{grown_blocks} more blocks:\n{top}"
+    assert grown_size < 64 * 1024, f"grew by {grown_size} bytes:\n{top}"
     if has_refcount:
         assert grown_refs < 1000
 
@@ -810,7 +810,6 @@ def test_memo_replaced_by_a_hook_during_dump(proto, where):
                 def persistent_id(self, obj):
                     if isinstance(obj, tuple) and len(obj) == 2:
                         self.memo = {}
-                    return None
             elif where == "reducer_override":
                 def reducer_override(self, obj):
                     if isinstance(obj, tuple) and len(obj) == 2:
@@ -835,7 +834,7 @@ def _attr_outcome(cls, action):
     p = cls(io.BytesIO(), 2)
     try:
         result = action(p)
-    except Exception as exc:  # noqa: BLE001 - type and text compared
+    except Exception as exc:  # type and text compared
         # the text names the type: the same words for both
         text = str(exc).replace("pickler._pickler.Pickler", "_pickle.Pickler")
         return ("raise", type(exc), text)
@@ -892,6 +891,6 @@ def test_global_module_lookup_and_identifier_errors_as_c(proto):
         try:
             impl.dumps(_non_ascii_module, proto)
             outcomes.append("ok")
-        except Exception as exc:  # noqa: BLE001 - compared below
+        except Exception as exc:  # compared below
             outcomes.append(type(exc))
     assert outcomes[0] == outcomes[1] and outcomes[0] != "ok"

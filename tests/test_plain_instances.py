@@ -1,12 +1,12 @@
 """Instances of plain classes: pickler writes object's default reduction
 directly (no reduce tuple); every way a class or an instance can change that
 reduction must be noticed.  Differential against _pickle, every protocol."""
+import _pickle
 import abc
 import dataclasses
 import io
 import pickle
 
-import _pickle
 import pytest
 
 import pickler
@@ -611,7 +611,7 @@ def test_instance_dict_shadowing_reduce():
     obj = SlotReduceWithDict(1, 2)
     obj.__reduce__ = lambda: (SlotReduce, ("from the instance", 0))
     check(obj)
-    expected, got = both(obj, 4)
+    _expected, got = both(obj, 4)
     assert b"from the instance" in got
 
 
