@@ -8,7 +8,8 @@ both directions count.  Candidates, all warmed up (workers started, first
 call made) before anything is timed:
 
 * ``stdlib``     -- ``ProcessPoolExecutor(mp_context=multiprocessing.get_context("forkserver"))``;
-* ``pickler``    -- ``ProcessPoolExecutor(mp_context=pickler.multiprocessing.get_context("forkserver"))``;
+* ``pickler``    -- ``ProcessPoolExecutor(mp_context=
+  pickler.multiprocessing.get_context("forkserver"))``;
 * ``pickler keep=0`` -- the same with ``keep=0``: a new segment file for every
   message (the design before senders kept their files; shows what reuse gains);
 * ``pickler+empty`` -- the ``pickler`` executor; the payload is allocated with
@@ -23,7 +24,8 @@ Rounds are interleaved (each round runs every candidate once, in a shuffled
 order); the table gives the median time with the min-max spread, throughput as
 payload bytes / round-trip time, the speed-up over the standard context as the
 median (min-max) of the per-round ratios (stdlib time / candidate time in the
-same round, so that load changes between rounds cancel), and the peak memory of the whole process tree
+same round, so that load changes between rounds cancel), and the peak memory of
+the whole process tree
 during one extra, separately run, round trip: the sum over the parent and all
 its descendants of ``Pss_Anon`` (private memory, /proc/PID/smaps_rollup) plus
 the growth of the system's ``Shmem`` (/proc/meminfo: /dev/shm files, Ray's
@@ -255,13 +257,14 @@ def make_candidates(args):
     if not args.no_joblib:
         try:
             cands.append(Joblib())
-        except Exception as e:  # noqa: BLE001 -- not installed or not starting: reported
+        except Exception as e:
             notes.append(f"joblib: {type(e).__name__}: {e}")
     if not args.no_ray:
         try:
             cands.append(Ray())
-            notes.append(f"ray {cands[-1].ray.__version__}: local instance started in {cands[-1].startup:.1f} s")
-        except Exception as e:  # noqa: BLE001 -- not installed or not starting: reported
+            notes.append(f"ray {cands[-1].ray.__version__}: local instance started "
+                         f"in {cands[-1].startup:.1f} s")
+        except Exception as e:
             notes.append(f"ray: {type(e).__name__}: {e}")
     return cands, notes
 
@@ -348,7 +351,8 @@ def fmt_row(case, nbytes, name, ts, peak, ref, kept=None):
     med = statistics.median(ts)
     gbs = nbytes / med / 1e9 if nbytes else float("nan")
     ratios = [r / t for r, t in zip(ref, ts)]
-    return "| {} | {} | {:.4g} s ({:.4g}-{:.4g}) | {:.2f} | {:.2f}x ({:.2f}-{:.2f}) | {} | {} |".format(
+    return ("| {} | {} | {:.4g} s ({:.4g}-{:.4g}) | {:.2f} "
+            "| {:.2f}x ({:.2f}-{:.2f}) | {} | {} |").format(
         case, name, med, min(ts), max(ts), gbs, statistics.median(ratios),
         min(ratios), max(ratios), f"{peak:.1f}" if peak is not None else "-",
         f"{kept:.1f}" if kept is not None else "-")
@@ -376,7 +380,8 @@ def threshold_scan(rounds):
                 exs[k].submit(derive, a).result()
                 res[k].append(time.perf_counter() - t)
         print(f"| {kib} KiB | " + " | ".join(
-            f"{statistics.median(v) * 1e6:.0f} us ({min(v) * 1e6:.0f}-{max(v) * 1e6:.0f})" for v in res.values()) + " |")
+            f"{statistics.median(v) * 1e6:.0f} us ({min(v) * 1e6:.0f}-{max(v) * 1e6:.0f})"
+            for v in res.values()) + " |")
     for ex in exs.values():
         ex.shutdown()
 
@@ -473,7 +478,8 @@ def main():
     cases = [f"DataFrame {args.rows:.0e} rows" if c == "DataFrame" else c for c in cases]
     results = []
     print("\n| case | candidate | round trip: median (min-max) | GB/s "
-          "| vs stdlib: median of per-round ratios (min-max) | peak memory / payload | kept / payload |")
+          "| vs stdlib: median of per-round ratios (min-max) "
+          "| peak memory / payload | kept / payload |")
     print("|---|---|---|---|---|---|---|")
     todo = [(c, args.rounds) for c in cases] + [("tiny", 0)] + (
         [("1 GiB", args.big_rounds)] if args.big else [])

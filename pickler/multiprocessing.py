@@ -47,13 +47,15 @@ import threading
 import time
 import weakref
 from concurrent.futures import process as _cfprocess
-from multiprocessing import connection as _mpconn
-from multiprocessing import context as _mpctx
-from multiprocessing import pool as _mppool
-from multiprocessing import queues as _mpqueues
-from multiprocessing import reduction as _mpred
-from multiprocessing import resource_tracker as _tracker
-from multiprocessing import util as _mputil
+from multiprocessing import (
+    connection as _mpconn,
+    context as _mpctx,
+    pool as _mppool,
+    queues as _mpqueues,
+    reduction as _mpred,
+    resource_tracker as _tracker,
+    util as _mputil,
+)
 
 from ._pickler import Pickler as _Pickler
 from ._unpickler import loads as _loads

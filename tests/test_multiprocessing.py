@@ -571,7 +571,7 @@ def unpicklables():
 def _outcome(call):
     try:
         call()
-    except Exception as e:  # noqa: BLE001 -- the type is the result
+    except Exception as e:
         return type(e)
     return None
 
@@ -796,11 +796,10 @@ def test_deferred_holds_signals_in_a_threaded_process():
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
     import _thread
     steps = []
-    with pytest.raises(KeyboardInterrupt):
-        with pmp._Deferred():
-            _thread.interrupt_main()
-            time.sleep(0.05)
-            steps.append("block done")
+    with pytest.raises(KeyboardInterrupt), pmp._Deferred():
+        _thread.interrupt_main()
+        time.sleep(0.05)
+        steps.append("block done")
     assert steps == ["block done"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
