@@ -74,6 +74,12 @@ cdef class Unpickler:
     cdef LoadPolicy _policy      # checks of an allowlist loader (_safe.pyx), or None
 
 
+# Input setup (load_input.pxi), for loaders built on the Unpickler that
+# take in-memory input themselves (pickler/_safe.pyx: safe_loads).
+cdef int open_memory_input(Unpickler u, object data) except -1  # one buffer over data
+cdef int release_input(Unpickler u) except -1   # forget the window, buffer and file
+
+
 cdef class LoadPolicy:
     # What an Unpickler with a policy (pickler/_safe.pyx: SafeUnpickler)
     # asks before each step that could run code: the handlers that resolve

@@ -642,7 +642,7 @@ def loads(data, /, *, fix_imports=True, encoding="ASCII", errors="strict",
     else:
         _spare_unpickler = None
     try:
-        _open_memory_input(u, data)
+        open_memory_input(u, data)
         if (encoding != "ASCII" or errors != "strict"
                 or buffers is not _NO_BUFFERS_DEFAULT):
             _configure(u, fix_imports, encoding, errors, buffers)
@@ -665,7 +665,7 @@ cdef int _recycle(Unpickler u) except -1:
     meanwhile (in another thread, having found it with gc.get_objects()):
     that load owns it now."""
     cdef PyObject **p
-    _release_input(u)
+    release_input(u)
     _memo_clear(u)
     _clear_intern_cache(u)
     if u._depth > 0:

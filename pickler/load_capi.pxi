@@ -66,8 +66,6 @@ cdef extern from "Python.h":
     int N_Object_SetAttr "PyObject_SetAttr"(PyObject *, PyObject *, PyObject *) noexcept
     char *R_Bytes_AS_STRING "PyBytes_AS_STRING"(PyObject *)
     char *R_ByteArray_AS_STRING "PyByteArray_AS_STRING"(PyObject *)
-    int R_ByteArray_Resize "PyByteArray_Resize"(PyObject *, Py_ssize_t) except -1
-    int _PyBytes_Resize(PyObject **, Py_ssize_t) except -1
 
     bint P_List_CheckExact "PyList_CheckExact"(PyObject *)
     bint P_Dict_CheckExact "PyDict_CheckExact"(PyObject *)

@@ -25,7 +25,7 @@ cdef int load_empty_set(Unpickler u) except -1:
     return _push_steal(u, R_Set_New(NULL))
 
 
-cdef inline int _load_counted_tuple(Unpickler u, Py_ssize_t n) except -1:
+cdef int _load_counted_tuple(Unpickler u, Py_ssize_t n) except -1:
     """A tuple of the top n items."""
     cdef PyObject *t
     if u._stack_len - n < u._fence:

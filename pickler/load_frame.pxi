@@ -16,7 +16,7 @@ cdef int load_proto(Unpickler u) except -1:
     return 0
 
 
-cdef int load_frame(Unpickler u) except -1:
+cdef inline int load_frame(Unpickler u) except -1:
     cdef const char *s = _read(u, 8)
     cdef Py_ssize_t n = calc_binsize(s, 8)
     if n < 0:

@@ -28,7 +28,7 @@ cdef inline Py_ssize_t calc_binsize(const char *s, int n) noexcept:
 # ---------------------------------------------------------------------------
 # Setting the input up
 
-cdef int _open_memory_input(Unpickler u, object data) except -1:
+cdef int open_memory_input(Unpickler u, object data) except -1:
     """Make a buffer over the bytes-like *data* the whole input (loads())."""
     PyObject_GetBuffer(data, &u._view, PyBUF_SIMPLE)
     u._has_view = True
@@ -41,7 +41,7 @@ cdef int _open_memory_input(Unpickler u, object data) except -1:
 cdef int _open_file_input(Unpickler u, object read, object readline,
                           object readinto, object peek) except -1:
     """Read from a file through its bound methods (readinto and peek may be None)."""
-    _release_input(u)
+    release_input(u)
     u._file_peek = peek
     u._file_readinto = readinto
     u._file_read = read
@@ -49,7 +49,7 @@ cdef int _open_file_input(Unpickler u, object read, object readline,
     return 0
 
 
-cdef int _release_input(Unpickler u) except -1:
+cdef int release_input(Unpickler u) except -1:
     """Forget the input: the window, the buffer over loads()'s argument, the file."""
     _drop_chunk(u)
     if u._has_view:
@@ -172,16 +172,20 @@ cdef inline const char *_read(Unpickler u, Py_ssize_t n) except NULL:
     return _read_slow_nx(u, n)
 
 
-cdef int _prefetch(Unpickler u, Py_ssize_t n) except -1:
-    """Have the next n bytes in the window without consuming them (FRAME:
-    the whole frame is read as an ordinary read, peek() when it is small,
-    else one read(), then the position steps back to its start, as
-    _pickle does)."""
-    if n <= u._buflen - u._pos:
-        return 0
+cdef int _prefetch_slow(Unpickler u, Py_ssize_t n) except -1:
+    """Slow path of _prefetch(): read the n bytes as an ordinary read
+    (peek() when they are few, else one read()), then step back to their
+    start, as _pickle does for a frame."""
     _read_slow(u, n)
     u._pos -= n
     return 0
+
+
+cdef inline int _prefetch(Unpickler u, Py_ssize_t n) except -1:
+    """Have the next n bytes in the window without consuming them (FRAME)."""
+    if n <= u._buflen - u._pos:
+        return 0
+    return _prefetch_slow(u, n)
 
 
 cdef int _read_opcode_slow(Unpickler u) except -1:
@@ -366,7 +370,7 @@ cdef int _read_empty_payload(Unpickler u) except -1:
     return _read_payload_into(u, &empty, 0)
 
 
-cdef inline PyObject *_read_bytes(Unpickler u, Py_ssize_t n) except NULL:
+cdef PyObject *_read_bytes(Unpickler u, Py_ssize_t n) except NULL:
     """BINBYTES' payload: a new bytes of the next n bytes (new reference).
     When the window holds fewer, its bytes are used first, then the file's
     (_fill_from_file)."""
