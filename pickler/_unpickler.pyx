@@ -419,9 +419,7 @@ cdef class Unpickler:
 
     def __dealloc__(self):
         cdef Py_ssize_t i
-        if self._has_view:
-            PyBuffer_Release(&self._view)
-            self._has_view = False
+        _release_view(self)
         if self._stack != NULL:
             for i in range(self._stack_len):
                 P_DECREF(self._stack[i])

@@ -4,10 +4,10 @@
 #
 # Each handler takes its argument from the input functions (load_input.pxi)
 # and pushes one new object; none calls user code.  The hot ones are
-# `cdef inline` so the C compiler inlines them into the dispatch loop; the
-# opcodes of one kind with different size fields share one out-of-line
-# `_load_sized_*` body, which keeps that loop small enough for the compiler
-# to go on inlining the hot ones (measured with callgrind).
+# `cdef inline` so the C compiler inlines them into the dispatch loop.  The
+# opcodes of one kind that differ only in the width of their size field
+# (BINUNICODE and BINUNICODE8, ...) share one out-of-line `_load_sized_*`
+# body: a larger dispatch loop gets less of the rest inlined.
 
 
 cdef inline int load_none(Unpickler u) except -1:

@@ -49,12 +49,17 @@ cdef int _open_file_input(Unpickler u, object read, object readline,
     return 0
 
 
-cdef int release_input(Unpickler u) except -1:
-    """Forget the input: the window, the buffer over loads()'s argument, the file."""
-    _drop_chunk(u)
+cdef void _release_view(Unpickler u) noexcept:
+    """Release the buffer over loads()'s argument, if one is held."""
     if u._has_view:
         u._has_view = False
         PyBuffer_Release(&u._view)
+
+
+cdef int release_input(Unpickler u) except -1:
+    """Forget the input: the window, the buffer over loads()'s argument, the file."""
+    _drop_chunk(u)
+    _release_view(u)
     if u._file_read is not None:
         u._file_read = u._file_readline = u._file_readinto = u._file_peek = None
     return 0

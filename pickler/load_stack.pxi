@@ -34,7 +34,7 @@ cdef int _push_slow(Unpickler u, PyObject *o) except -1:
     return 0
 
 
-# The hot helpers (_read, _push_steal, _push_memo, _memoize) have their slow
+# The hot helpers (_read, _push_steal, _push_memo, load_memoize) have their slow
 # paths called through these pointers, typed without an exception spec: the
 # slow path sets the exception and returns the error value as usual, and the
 # helper passes that value on without error handling of its own.  That keeps
