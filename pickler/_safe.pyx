@@ -12,9 +12,12 @@ that use it, so a check is a dict lookup.
 
 cimport cython
 from cpython.ref cimport PyObject
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
-from ._unpickler cimport Unpickler, LoadPolicy
+from ._unpickler cimport Unpickler, LoadPolicy, open_memory_input, release_input
+from ._protocol cimport (
+    REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ, BUILD, APPENDS, SETITEMS, ADDITEMS,
+    GLOBAL, STACK_GLOBAL, EXT1, EXT2, EXT4,
+)
 
 import copyreg as _copyreg
 import importlib as _importlib
@@ -54,11 +57,12 @@ class UnpicklingRefused(_pickle_mod.UnpicklingError):
         self.reason = reason
 
 
-# Opcode numbers the core passes to check_call (see _unpickler.pyx).
-cdef dict _OPNAMES = {0x52: "REDUCE", 0x81: "NEWOBJ", 0x92: "NEWOBJ_EX",
-                      0x69: "INST", 0x6f: "OBJ", 0x62: "BUILD", 0x65: "APPENDS",
-                      0x73: "SETITEMS", 0x90: "ADDITEMS", 0x63: "GLOBAL",
-                      0x93: "STACK_GLOBAL", 0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4"}
+# Names of the opcodes the core passes to the policy's checks.
+cdef dict _OPNAMES = {REDUCE: "REDUCE", NEWOBJ: "NEWOBJ", NEWOBJ_EX: "NEWOBJ_EX",
+                      INST: "INST", OBJ: "OBJ", BUILD: "BUILD", APPENDS: "APPENDS",
+                      SETITEMS: "SETITEMS", ADDITEMS: "ADDITEMS", GLOBAL: "GLOBAL",
+                      STACK_GLOBAL: "STACK_GLOBAL", EXT1: "EXT1", EXT2: "EXT2",
+                      EXT4: "EXT4"}
 
 
 cdef object _stream_offset(Unpickler u, Py_ssize_t back):
@@ -785,10 +789,10 @@ cdef class SafePolicy(LoadPolicy):
         if u._buf != NULL and u._pos >= 1:
             last = <unsigned char>u._buf[u._pos - 1]
         opname = "STACK_GLOBAL"
-        if last != 0x93 and type(raw_module) is str and type(raw_name) is str:
+        if last != STACK_GLOBAL and type(raw_module) is str and type(raw_name) is str:
             back = _line_pair_len(raw_module, raw_name)
             opname = "GLOBAL"
-            if u._buf != NULL and u._pos >= back and <unsigned char>u._buf[u._pos - back] == 0x69:
+            if u._buf != NULL and u._pos >= back and <unsigned char>u._buf[u._pos - back] == INST:
                 opname = "INST"
         return self._lookup(u, module_name, global_name, opname, back)
 
@@ -823,7 +827,7 @@ cdef class SafePolicy(LoadPolicy):
                 self._check_callable_args(u, op, func, args, kwargs)
             return 0
         # refused: say where
-        if op == 0x69 and isinstance(u, SafeUnpickler):
+        if op == INST and isinstance(u, SafeUnpickler):
             # INST: its opcode is before the two lines of the global's names
             back = _line_pair_len((<SafeUnpickler>u)._last_module,
                                   (<SafeUnpickler>u)._last_name)
@@ -840,7 +844,7 @@ cdef class SafePolicy(LoadPolicy):
         for a in <tuple>args:
             if _callable_kind(a) and self._calls.get(<void *>a) < 0:
                 self._refuse(u, "calling %s with %s" % (_describe(func), _describe(a)),
-                             _OPNAMES.get(op, "?"), 1 if op != 0x69 else 0,
+                             _OPNAMES.get(op, "?"), 1 if op != INST else 0,
                              "argument is not an allowed callable",
                              None, None)
         if kwargs:
@@ -994,7 +998,7 @@ cdef class SafeUnpickler(Unpickler):
         """The allowed object named (module_name, global_name); raises
         UnpicklingRefused for any other name.  Never imports."""
         return (<SafePolicy>self._policy)._lookup(self, module_name, global_name,
-                                                   "find_class", 0)
+                                                  "find_class", 0)
 
     @property
     def allowed(self):
@@ -1044,20 +1048,12 @@ def safe_loads(data, /, *, allow=(), buffers=None, fix_imports=True,
                                unsafe_allow_code_execution=unsafe_allow_code_execution)
     try:
         # In-memory input, as pickler.loads reads it: one buffer over *data*.
-        u._file_read = u._file_readline = u._file_readinto = u._file_peek = None
+        release_input(u)
         u._src_file = None
-        PyObject_GetBuffer(data, &u._view, PyBUF_SIMPLE)
-        u._has_view = True
-        u._buf = <const char *>u._view.buf
-        u._buflen = u._view.len
-        u._pos = 0
+        open_memory_input(u, data)
         return u.load()
     finally:
-        if u._has_view:
-            u._has_view = False
-            u._buf = NULL
-            u._buflen = 0
-            PyBuffer_Release(&u._view)
+        release_input(u)
         u.memo = _EMPTY_MEMO       # drop the references the memo holds
         u._policy = None
         u._buffers = None

@@ -1,9 +1,12 @@
-# Declarations of the compiled Unpickler (pickler/_unpickler.pyx).
+# Declarations of the compiled Unpickler (pickler/_unpickler.pyx and the
+# load_*.pxi files it includes).
 #
 # The loader keeps three C-level structures: an input window (a Py_buffer
-# over in-memory data or a bytes chunk read from a file), an object stack
-# with a separate array of mark positions, and an array memo with a dict
-# fallback for sparse indices.
+# over in-memory data or a bytes chunk read from a file; load_input.pxi),
+# an object stack with a separate array of mark positions (load_stack.pxi),
+# and an array memo with a dict fallback for sparse indices (load_memo.pxi).
+# The capability modules (pickler/_safe.pyx) cimport the class; no state of
+# the protocol itself is declared here (see _protocol.pxd).
 
 from cpython.ref cimport PyObject
 
@@ -11,24 +14,25 @@ from cpython.ref cimport PyObject
 cdef class LoadPolicy
 
 
-
 cdef class Unpickler:
-    # --- input source -------------------------------------------------
+    # --- input source (load_input.pxi) --------------------------------
     cdef object _file_read       # bound file.read, None when loading from memory
     cdef object _file_readline   # bound file.readline (required with a file)
     cdef object _file_readinto   # bound file.readinto, or None
-    cdef object _file_peek       # bound file.peek, or None (also once it raised NotImplementedError)
+    # bound file.peek, or None (also once it raised NotImplementedError)
+    cdef object _file_peek
     cdef Py_buffer _view         # buffer of the in-memory input given to loads()
-    cdef bint _has_view          # True while _view holds a buffer that must be released
-    cdef object _chunk           # bytes object owning the current window when reading a file
+    cdef bint _has_view          # True while _view holds a buffer to release
+    cdef object _chunk           # bytes owning the current window (file input)
     cdef const char *_buf        # start of the current input window
     cdef Py_ssize_t _buflen      # number of bytes in the window
     cdef Py_ssize_t _pos         # index of the next unread byte in the window
-    cdef bint _peeked            # window came from peek(): the file has not advanced past it
-    cdef char *_line             # NUL-terminated copy of the last text line (INT, LONG, FLOAT, GET, PUT)
+    cdef bint _peeked            # window came from peek(): the file is not past it
+    # NUL-terminated copy of the last text line (INT, LONG, FLOAT, GET, PUT)
+    cdef char *_line
     cdef Py_ssize_t _line_cap    # allocated size of _line
 
-    # --- object stack and marks ---------------------------------------
+    # --- object stack and marks (load_stack.pxi) ----------------------
     cdef PyObject **_stack       # owned references, bottom at index 0
     cdef Py_ssize_t _stack_len   # number of objects on the stack
     cdef Py_ssize_t _stack_cap   # allocated slots in _stack
@@ -37,14 +41,16 @@ cdef class Unpickler:
     cdef Py_ssize_t _num_marks   # number of active marks
     cdef Py_ssize_t _marks_cap   # allocated slots in _marks
 
-    # --- memo ---------------------------------------------------------
+    # --- memo (load_memo.pxi) -----------------------------------------
     cdef PyObject **_memo        # owned references (or NULL) indexed by memo key
     cdef Py_ssize_t _memo_cap    # allocated slots in _memo
-    cdef Py_ssize_t _memo_top    # 1 + highest array index filled since the last clear; slots from here up are NULL
+    # 1 + highest array index filled since the last clear; slots from here
+    # up are NULL
+    cdef Py_ssize_t _memo_top
     cdef Py_ssize_t _memo_len    # number of entries (array + dict); next MEMOIZE index
-    cdef dict _memo_dict         # entries whose index is too sparse for the array, or None
+    cdef dict _memo_dict         # entries too sparse for the array, or None
 
-    # --- BUILD keys ---------------------------------------------------
+    # --- BUILD keys (load_build.pxi) ----------------------------------
     # Direct-mapped by address: a str key BUILD found not interned (strong
     # reference, NULL = empty slot) and the interned str it stands for
     # (strong reference).  The same memoized key object comes back for
@@ -54,18 +60,24 @@ cdef class Unpickler:
     cdef PyObject *_intern_to[8]
 
     # --- options and hooks --------------------------------------------
-    cdef int _proto              # protocol announced by PROTO in the current load (0 before)
-    cdef bint _fix_imports       # map Python 2 names through _compat_pickle when _proto < 3
-    cdef bytes _encoding_b       # encoding for Python 2 str, as UTF-8 bytes for the C codecs
+    cdef int _proto              # protocol announced by PROTO in this load (0 before)
+    cdef bint _fix_imports       # map Python 2 names (_compat_pickle) when _proto < 3
+    cdef bytes _encoding_b       # encoding for Python 2 str, as UTF-8 bytes
     cdef bytes _errors_b         # error handler for Python 2 str, as UTF-8 bytes
     cdef bint _enc_bytes         # encoding == "bytes": keep Python 2 str as bytes
     cdef object _buffers         # iterator over out-of-band buffers, or None
     cdef object _pers_assigned   # persistent_load assigned on the instance, or None
-    cdef object _pers_func       # persistent_load resolved for the running load(), or None
+    cdef object _pers_func       # persistent_load of the running load(), or None
     cdef int _depth              # nesting depth of running load() calls on this object
     cdef unsigned long _thread   # the thread running load() while _depth > 0
-    cdef bint _ready             # __init__ (or loads/load) finished setting the input up
-    cdef LoadPolicy _policy      # checks of an allowlist loader (pickler/_safe.pyx), or None
+    cdef bint _ready             # __init__ (or loads/load) set the input up
+    cdef LoadPolicy _policy      # checks of an allowlist loader (_safe.pyx), or None
+
+
+# Input setup (load_input.pxi), for loaders built on the Unpickler that
+# take in-memory input themselves (pickler/_safe.pyx: safe_loads).
+cdef int open_memory_input(Unpickler u, object data) except -1  # one buffer over data
+cdef int release_input(Unpickler u) except -1   # forget the window, buffer and file
 
 
 cdef class LoadPolicy:
