@@ -1,6 +1,9 @@
 # cython: language_level=3
-"""Declarations of the compiled Pickler (see _pickler.pyx)."""
-cimport cython
+"""Declarations of the compiled Pickler (see _pickler.pyx): its fields, and
+the functions of the save path that DeterministicPickler (_deterministic.pyx)
+calls.  The save path is module-level functions taking the Pickler, so that
+it can be split over several .pxi files; all of them are final (a Python
+subclass cannot override them)."""
 from cpython.object cimport PyObject
 
 from ._framer cimport Framer
@@ -24,6 +27,7 @@ cdef class Pickler:
     cdef object buffer_callback     # protocol 5 out-of-band callback, or None
     cdef bint initialized           # __init__ ran (a subclass may forget to call it)
     cdef bint running               # inside dump(): guards against re-entrant use
+                                    # (dump(), __init__() and `proto =` refuse)
     cdef char *stack_floor          # this dump()'s thread: lowest safe stack address
                                     # (NULL: unknown); deeper data raises RecursionError
     cdef int fast_nesting           # container depth in fast mode (negative after an error)
@@ -74,8 +78,8 @@ cdef class Pickler:
     cdef bint per_object_hooks          # persistent_id, a save() override or custom
                                         # dispatch entries: checked for every object
     cdef bint flush_before_python       # pickling to a file at protocols 0-3 (no frames)
-                                        # with overrides: write out
-                                        # the unframed buffer before calling them
+                                        # with overrides: write out the unframed buffer
+                                        # before calling user code (flush_for_python)
     cdef bint surface_mode              # a subclass overrides the pure-Python surface:
                                         # where pickle._Pickler and _pickle differ, do as
                                         # the former (save_global's errors, fast mode
@@ -84,103 +88,6 @@ cdef class Pickler:
                                         # save_deterministic() sees every object, after
                                         # the other per-object hooks
 
-    @cython.final
-    cdef int setup(self, object file, object protocol, object fix_imports,
-                   object buffer_callback, bint to_file) except -1
-    @cython.final
-    cdef int resolve_hooks(self) except -1
-    @cython.final
-    cdef void clear_hooks(self) noexcept
-    @cython.final
-    cdef int run_dump(self, object obj, bint count_call) except -1
-    @cython.final
-    cdef void release_memo(self) noexcept
-
-    @cython.final
-    cdef int _save(self, object obj, int flags) except -1
-    @cython.final
-    cdef int resolve_overrides(self, type cls) except -1
-    @cython.final
-    cdef int save_with_hooks(self, object obj, int flags) except -1
-    @cython.final
-    cdef int save_custom(self, object obj, object saver) except -1
-    @cython.final
-    cdef int before_python(self) except -1
-    cdef int flush_unframed(self) except -1
-    @cython.final
-    cdef int write_pers(self, object pid) except -1
-    @cython.final
-    cdef int save_global_body(self, object obj, object name) except -1
-    @cython.final
-    cdef int save_nonatomic(self, object obj, type t) except -1
-    @cython.final
-    cdef int _save_pers(self, object obj) except -1
-    @cython.final
-    cdef int _memoize(self, object obj, bint from_python=*) except -1
-    @cython.final
-    cdef int memo_get(self, Py_ssize_t idx) except -1
-    @cython.final
-    cdef int _save_bool(self, object obj) except -1
-    @cython.final
-    cdef int _save_long(self, object obj) except -1
-    @cython.final
-    cdef int _save_float(self, object obj) except -1
-    @cython.final
-    cdef int _save_bytes(self, object obj) except -1
-    @cython.final
-    cdef int save_bytes_data(self, object obj, const char *data, Py_ssize_t size) except -1
-    @cython.final
-    cdef int _save_bytearray(self, object obj) except -1
-    @cython.final
-    cdef int save_bytearray_data(self, object obj, const char *data, Py_ssize_t size) except -1
-    @cython.final
-    cdef int _save_picklebuffer(self, object obj) except -1
-    @cython.final
-    cdef int _save_str(self, object obj) except -1
-    @cython.final
-    cdef int _save_tuple(self, tuple obj) except -1
-    @cython.final
-    cdef int _save_list(self, object obj) except -1
-    @cython.final
-    cdef int write_list(self, object obj) except -1
-    @cython.final
-    cdef int batch_list_exact(self, list obj) except -1
-    @cython.final
-    cdef int batch_appends(self, object items) except -1
-    @cython.final
-    cdef int _save_dict(self, object obj) except -1
-    @cython.final
-    cdef int write_dict(self, object obj) except -1
-    @cython.final
-    cdef int batch_dict_exact(self, dict obj) except -1
-    @cython.final
-    cdef int batch_setitems(self, object items) except -1
-    @cython.final
-    cdef int _save_set(self, object obj) except -1
-    @cython.final
-    cdef int _save_frozenset(self, object obj) except -1
-    @cython.final
-    cdef int _save_type(self, object obj) except -1
-    @cython.final
-    cdef int _save_global(self, object obj, object name) except -1
-    @cython.final
-    cdef int write_global_opcode(self, object module_name, object name) except -1
-    @cython.final
-    cdef int save_other(self, object obj, type t) except -1
-    @cython.final
-    cdef object reduce_value_of(self, object obj, type t)
-    @cython.final
-    cdef int save_plain_instance(self, object obj, type t, list slotnames) except -1
-    @cython.final
-    cdef int save_reduce_value(self, object obj, object rv) except -1
-    @cython.final
-    cdef int _save_reduce(self, tuple rv, object obj, bint from_python=*) except -1
-    @cython.final
-    cdef int save_fast_mode_container(self, object obj, bint is_dict) except -1
-    @cython.final
-    cdef int fast_save_enter(self, object obj) except -1
-    @cython.final
-    cdef int fast_save_leave(self, object obj) except -1
     # Not final: DeterministicPickler overrides it; called only in det_mode.
     cdef int save_deterministic(self, object obj) except -1
 
@@ -190,3 +97,47 @@ cdef class PicklerMemoProxy:
     cdef Pickler pickler            # the pickler whose memo this shows
 
     cdef MemoEntry *_find(self, object key) except? NULL
+
+
+cdef extern from "_stack_guard.h":
+    # The lowest safe stack address of the running thread (NULL: unknown).
+    char *current_stack_floor "pickler_stack_floor" () noexcept nogil
+    # The stack pointer is below `floor` (within the guard's margin).
+    bint below_stack_floor "pickler_below_stack_floor" (char *floor) noexcept nogil
+
+cdef extern from "Python.h":
+    # Non-zero (1 on some versions, -1 on others) with RecursionError set.
+    int Py_EnterRecursiveCall(const char *where)
+    void Py_LeaveRecursiveCall()
+
+
+cdef inline int enter_recursive_call(char *stack_floor) except -1:
+    """The recursion guard of every nesting level: the interpreter's
+    recursion limit, and the thread's stack (a thread with a small stack and
+    a high C recursion limit, as on 3.12 and 3.13, would otherwise overflow
+    it).  Left with Py_LeaveRecursiveCall()."""
+    if Py_EnterRecursiveCall(" while pickling an object"):
+        return -1
+    if below_stack_floor(stack_floor):
+        Py_LeaveRecursiveCall()
+        raise RecursionError("maximum recursion depth exceeded while pickling an object")
+    return 0
+
+
+# The functions of the save path DeterministicPickler calls (defined in the
+# .pxi files named; see there).
+
+# _pickler.pyx
+cdef int setup_to_bytes(Pickler self, object protocol, object fix_imports,
+                        object buffer_callback) except -1
+cdef int run_dump_as_call(Pickler self, object obj) except -1
+cdef void release_memo(Pickler self) noexcept
+# _save.pxi
+cdef int save(Pickler self, object obj, int flags) except -1
+cdef int memo_get(Pickler self, Py_ssize_t idx) except -1
+cdef int save_str(Pickler self, object obj) except -1
+cdef int save_bytes(Pickler self, object obj) except -1
+# _pickler_surface.pxi
+cdef int memoize_or_override(Pickler self, object obj) except -1
+cdef int save_reduce_or_override(Pickler self, tuple rv, object obj) except -1
+cdef int batch_setitems_or_override(Pickler self, object items) except -1
