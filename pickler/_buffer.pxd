@@ -17,7 +17,8 @@ cdef class WriteBuffer:
     cdef char *ptr                   # start of the storage inside `data`
     cdef Py_ssize_t length           # bytes written so far
     cdef Py_ssize_t capacity         # bytes available in `data`
-    cdef Py_ssize_t initial_capacity # size of a freshly allocated storage (dumps: the last large result)
+    cdef Py_ssize_t initial_capacity  # size of a freshly allocated storage
+                                      # (dumps: the last large result)
 
     cdef int allocate(self, Py_ssize_t capacity) except -1
     cdef int _resize(self, Py_ssize_t new_capacity) except -1

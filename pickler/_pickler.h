@@ -4,9 +4,9 @@
    the .pxi that uses it.  No state, no Python objects of its own. */
 #ifndef PICKLER_PICKLER_H
 #define PICKLER_PICKLER_H
-#include <Python.h>
+#include "_protocol.h"
 #include <string.h>
-#if PY_VERSION_HEX < 0x030B0000
+#if !PICKLER_PY311
 #include "longintrepr.h"
 #endif
 
@@ -14,7 +14,7 @@
 
 /* The value of an int of at most one 30-bit digit (|v| < 2**30), read from
    the object itself; 0 for a larger one. */
-#if PY_VERSION_HEX >= 0x030C0000
+#if PICKLER_PY312
 static inline int pickler_compact_long(PyObject *o, long *v) {
     if (PyUnstable_Long_IsCompact((PyLongObject *)o)) {
         *v = (long)PyUnstable_Long_CompactValue((PyLongObject *)o);
@@ -34,7 +34,7 @@ static inline int pickler_compact_long(PyObject *o, long *v) {
 
 /* -- _save_containers.pxi ------------------------------------------------ */
 
-#if PY_VERSION_HEX >= 0x030D0000
+#if PICKLER_PY313
 /* Exported by every supported version, declared by Python.h up to 3.12. */
 PyAPI_FUNC(int) _PySet_NextEntry(PyObject *, Py_ssize_t *, PyObject **, Py_hash_t *);
 #endif

@@ -37,7 +37,7 @@ cdef class Pickler:
     # instance (stored here); `dispatch_table` is stored here by assignment or,
     # at __init__, from a subclass's class attribute.
     cdef object pers_func_attr      # callable assigned to .persistent_id, or None
-    cdef object dispatch_table_attr # the mapping of .dispatch_table, if set
+    cdef object dispatch_table_attr  # the mapping of .dispatch_table, if set
     cdef bint has_dispatch_table    # dispatch_table_attr is set (None is a value)
 
     # Hooks resolved once per dump() and cleared after it,
@@ -124,20 +124,110 @@ cdef inline int enter_recursive_call(char *stack_floor) except -1:
     return 0
 
 
-# The functions of the save path DeterministicPickler calls (defined in the
-# .pxi files named; see there).
+# The save path, file by file.  Each is declared here, as the methods of the
+# class were, for two reasons: DeterministicPickler calls some of them, and a
+# function declared here has its address taken (it is exported), so the C
+# compiler inlines it where its size makes that pay, never just because it
+# has one caller (the container savers inlined into save_nonatomic() made
+# every dumps() 4-7% slower in callgrind's count).
 
 # _pickler.pyx
+cdef int setup_to_file(Pickler self, object file, object protocol, object fix_imports,
+                       object buffer_callback) except -1
 cdef int setup_to_bytes(Pickler self, object protocol, object fix_imports,
                         object buffer_callback) except -1
-cdef int run_dump_as_call(Pickler self, object obj) except -1
 cdef void release_memo(Pickler self) noexcept
+cdef int run_dump(Pickler self, object obj) except -1
+cdef int run_dump_as_call(Pickler self, object obj) except -1
 # _save.pxi
 cdef int save(Pickler self, object obj, int flags) except -1
-cdef int memo_get(Pickler self, Py_ssize_t idx) except -1
-cdef int save_str(Pickler self, object obj) except -1
-cdef int save_bytes(Pickler self, object obj) except -1
-# _pickler_surface.pxi
+cdef int save_nonatomic(Pickler self, object obj, type t) except -1
 cdef int memoize_or_override(Pickler self, object obj) except -1
-cdef int save_reduce_or_override(Pickler self, tuple rv, object obj) except -1
-cdef int batch_setitems_or_override(Pickler self, object items) except -1
+cdef int memo_get(Pickler self, Py_ssize_t idx) except -1
+cdef int save_bool(Pickler self, object obj) except -1
+cdef int save_long(Pickler self, object obj) except -1
+cdef int save_float(Pickler self, object obj) except -1
+cdef int save_bytes(Pickler self, object obj) except -1
+cdef int save_bytes_data(Pickler self, object obj, const char *data,
+                         Py_ssize_t size) except -1
+cdef int save_bytearray(Pickler self, object obj) except -1
+cdef int save_bytearray_data(Pickler self, object obj, const char *data,
+                             Py_ssize_t size) except -1
+cdef int save_picklebuffer(Pickler self, object obj) except -1
+cdef int save_str(Pickler self, object obj) except -1
+# _save_containers.pxi
+cdef int save_tuple(Pickler self, tuple obj) except -1
+cdef int save_list(Pickler self, object obj) except -1
+cdef int write_list(Pickler self, object obj) except -1
+cdef int batch_list_exact(Pickler self, list obj) except -1
+cdef int _batch_appends(Pickler self, object items) except -1
+cdef int save_dict(Pickler self, object obj) except -1
+cdef int write_dict(Pickler self, object obj) except -1
+cdef int batch_dict_exact(Pickler self, dict obj) except -1
+cdef int _batch_setitems(Pickler self, object items) except -1
+cdef int save_set(Pickler self, object obj) except -1
+cdef int save_frozenset(Pickler self, object obj) except -1
+cdef int fast_save_enter(Pickler self, object obj) except -1
+cdef int fast_save_leave(Pickler self, object obj) except -1
+# _save_reduce.pxi
+cdef int save_persistent_id(Pickler self, object obj) except -1
+cdef int save_pers(Pickler self, object pid) except -1
+cdef int save_other(Pickler self, object obj, type t) except -1
+cdef object reduce_value_of(Pickler self, object obj, type t)
+cdef int save_reduce_value(Pickler self, object obj, object rv) except -1
+cdef int save_reduce(Pickler self, tuple rv, object obj) except -1
+cdef int save_plain_instance(Pickler self, object obj, type t, list slotnames) except -1
+# _save_global.pxi
+cdef int save_type(Pickler self, object obj) except -1
+cdef int save_global(Pickler self, object obj, object name) except -1
+cdef int write_GLOBAL(Pickler self, object module_name, object name) except -1
+# _pickler_surface.pxi
+cdef int resolve_hooks(Pickler self) except -1
+cdef int resolve_overrides(Pickler self, type cls) except -1
+cdef void clear_hooks(Pickler self) noexcept
+cdef int save_with_hooks(Pickler self, object obj, int flags) except -1
+cdef int save_dispatch_entry(Pickler self, object obj, object saver) except -1
+cdef int flush_unframed(Pickler self) except -1
+cdef int call_save_override(Pickler self, object obj, int flags) except -1
+cdef int call_hook(Pickler self, object hook, object arg) except -1
+cdef int call_save_reduce_override(Pickler self, tuple rv, object obj) except -1
+cdef int call_save_global_override(Pickler self, object obj, object name) except -1
+
+
+# The overridable methods as the save path calls them.  pickle._Pickler's
+# save path calls self.memoize(obj), self.save_reduce(...) and so on, so a
+# subclass's override sees every such call; the compiled code calls
+# `X_or_override()` where pickle.py calls `self.X()`: the override when the
+# subclass has one (found once per dump(); called through
+# _pickler_surface.pxi's helpers, which flush first), else the compiled X(),
+# which is also what Pickler.X() (super().X()) runs.  Inline, so that
+# without an override a call costs one test and one call, as X() alone.
+# (memoize_or_override(), called for most objects, is a function of
+# _save.pxi with memoize() inlined into it: one call.)
+
+cdef inline int save_reduce_or_override(Pickler self, tuple rv, object obj) except -1:
+    """`rv` is a reduce value; obj None: do not memoize."""
+    if self.hook_save_reduce is not None:
+        return call_save_reduce_override(self, rv, obj)
+    return save_reduce(self, rv, obj)
+
+
+cdef inline int save_global_or_override(Pickler self, object obj, object name) except -1:
+    """`name` None: the object's __qualname__."""
+    if self.hook_save_global is not None:
+        return call_save_global_override(self, obj, name)
+    return save_global(self, obj, name)
+
+
+cdef inline int batch_appends_or_override(Pickler self, object items) except -1:
+    """`items`: an iterator."""
+    if self.hook_batch_appends is not None:
+        return call_hook(self, self.hook_batch_appends, items)
+    return _batch_appends(self, items)
+
+
+cdef inline int batch_setitems_or_override(Pickler self, object items) except -1:
+    """`items`: an iterator of (key, value) pairs."""
+    if self.hook_batch_setitems is not None:
+        return call_hook(self, self.hook_batch_setitems, items)
+    return _batch_setitems(self, items)

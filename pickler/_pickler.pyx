@@ -258,7 +258,6 @@ is None or smaller than 5.
                 self.has_dispatch_table = True
         self.initialized = True
 
-
     cdef int save_deterministic(self, object obj) except -1:
         """Deterministic mode's saver (pickler/_deterministic.pyx overrides
         it): returns 1 when it pickled `obj`, 0 to go on as usual."""
@@ -284,7 +283,6 @@ is None or smaller than 5.
         re-using picklers.
         """
         self.memo_table.clear()
-
 
     # -- the pure-Python Pickler's surface ------------------------------------
     #

@@ -234,6 +234,12 @@ cdef inline object call_user2(Pickler self, object f, object arg1, object arg2):
     return f(arg1, arg2)
 
 
+cdef object call_user_kw(Pickler self, object f, tuple args, dict kwargs):
+    """f(*args, **kwargs), user code."""
+    flush_for_python(self)
+    return f(*args, **kwargs)
+
+
 cdef object call_user_on_items(Pickler self, object f, object mapping):
     """f(mapping.items()): the items() of a dict subclass is called after
     the flush too, as pickle._Pickler calls it with everything before it
@@ -257,61 +263,32 @@ cdef int call_save_override(Pickler self, object obj, int flags) except -1:
     return 0
 
 
-# -- the overridable methods, as the save path calls them ---------------------
+# -- the overrides of the surface, as the save path calls them ----------------
 #
-# pickle._Pickler's save path calls self.memoize(obj), self.save_reduce(...)
-# and so on, so a subclass's override sees every such call.  The compiled
-# code calls `X_or_override()` where pickle.py calls `self.X()`: the
-# override when the subclass has one (found once per dump()), else the
-# compiled `X()`, which is also what Pickler.X() (super().X()) runs.
+# (memoize_or_override() and the others are inline functions in
+# _pickler.pxd: the test for an override is made at the call site.)
 
-cdef int memoize_or_override(Pickler self, object obj) except -1:
-    if self.hook_memoize is not None:
-        call_user1(self, self.hook_memoize, obj)
-        return 0
-    return memoize(self, obj)
+cdef int call_hook(Pickler self, object hook, object arg) except -1:
+    """hook(arg), its result ignored."""
+    call_user1(self, hook, arg)
+    return 0
 
 
-cdef int save_reduce_or_override(Pickler self, tuple rv, object obj) except -1:
-    """`rv` is a reduce value (checked to have 2 to 6 items first, as
-    _pickle checks it); obj None: do not memoize."""
-    if self.hook_save_reduce is not None:
-        check_reduce_value_size(rv)
-        call_user_kw(self, self.hook_save_reduce, rv, {"obj": obj})
-        return 0
-    return save_reduce(self, rv, obj)
+cdef int call_save_reduce_override(Pickler self, tuple rv, object obj) except -1:
+    """A subclass's save_reduce(*rv, obj=obj), the reduce value checked
+    first as _pickle checks it."""
+    check_reduce_value_size(rv)
+    call_user_kw(self, self.hook_save_reduce, rv, {"obj": obj})
+    return 0
 
 
-cdef object call_user_kw(Pickler self, object f, tuple args, dict kwargs):
-    """f(*args, **kwargs), user code."""
-    flush_for_python(self)
-    return f(*args, **kwargs)
-
-
-cdef int save_global_or_override(Pickler self, object obj, object name) except -1:
-    if self.hook_save_global is not None:
-        if name is None:
-            call_user1(self, self.hook_save_global, obj)
-        else:
-            call_user2(self, self.hook_save_global, obj, name)
-        return 0
-    return save_global(self, obj, name)
-
-
-cdef int batch_setitems_or_override(Pickler self, object items) except -1:
-    """`items`: an iterator of (key, value) pairs."""
-    if self.hook_batch_setitems is not None:
-        call_user1(self, self.hook_batch_setitems, items)
-        return 0
-    return _batch_setitems(self, items)
-
-
-cdef int batch_appends_or_override(Pickler self, object items) except -1:
-    """`items`: an iterator."""
-    if self.hook_batch_appends is not None:
-        call_user1(self, self.hook_batch_appends, items)
-        return 0
-    return _batch_appends(self, items)
+cdef int call_save_global_override(Pickler self, object obj, object name) except -1:
+    """A subclass's save_global(obj), or save_global(obj, name)."""
+    if name is None:
+        call_user1(self, self.hook_save_global, obj)
+    else:
+        call_user2(self, self.hook_save_global, obj, name)
+    return 0
 
 
 # -- helpers of the surface ----------------------------------------------------

@@ -111,7 +111,7 @@ cdef inline int write_binint(Framer framer, long val) except -1:
     return write_sized_opcode(framer, <char>BININT1, <char>BININT2, <char>BININT, val)
 
 
-cdef inline int write_decimal_line(Framer framer, char op, Py_ssize_t value) except -1:
+cdef int write_decimal_line(Framer framer, char op, Py_ssize_t value) except -1:
     """`op` followed by `value` in decimal and a newline (protocol 0 style)."""
     cdef bytes line = ("%d\n" % value).encode("ascii")
     buf_write_byte(framer, op)
@@ -142,52 +142,51 @@ cdef inline int write_long1_from_long(Framer framer, long val) except -1:
     return 0
 
 
-cdef int memoize(Pickler self, object obj) except -1:
+cdef int memoize_or_override(Pickler self, object obj) except -1:
+    """pickle.py's self.memoize(obj) (see _pickler.pxd)."""
+    if self.hook_memoize is not None:
+        return call_hook(self, self.hook_memoize, obj)
+    return memoize(self, obj)
+
+
+cdef inline int memoize(Pickler self, object obj) except -1:
     """Give `obj` the next memo index and write the opcode that stores it
     (MEMOIZE, BINPUT/LONG_BINPUT or PUT; _pickle.c's memo_put).  The save
     path calls it through memoize_or_override()."""
-    cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
-    cdef PyObject *memo_      # borrowed, read where used (a hook may replace self.memo)
     cdef Py_ssize_t idx
-    cdef char *p
     if self.fast:
         return 0
     idx = self.memo_table.used
-    memo_ = <PyObject *>self.memo_table
-    memo_set(<MemoTable>memo_, <PyObject *>obj, idx)
+    memo_set(self.memo_table, <PyObject *>obj, idx)
     if self.proto >= 4:
-        return buf_write_byte(<Framer>framer_, MEMOIZE)
-    if not self.bin:
-        return write_decimal_line(<Framer>framer_, PUT, idx)
-    if idx < 256:
-        p = buf_reserve(<Framer>framer_, 2)
-        p[0] = <char>BINPUT
-        p[1] = <char>idx
-    elif idx <= 0xffffffff:
-        p = buf_reserve(<Framer>framer_, 5)
-        p[0] = <char>LONG_BINPUT
-        put_le(p + 1, <uint64_t>idx, 4)
-    else:
-        raise _PicklingError("memo id too large for LONG_BINPUT")
-    return 0
+        return buf_write_byte(self.framer, MEMOIZE)
+    return write_memo_opcode(self, idx, PUT, BINPUT, LONG_BINPUT)
 
 
 cdef int memo_get(Pickler self, Py_ssize_t idx) except -1:
     """The opcode that fetches memo index `idx`: BINGET/LONG_BINGET or GET."""
-    cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
+    return write_memo_opcode(self, idx, GET, BINGET, LONG_BINGET)
+
+
+cdef inline int write_memo_opcode(Pickler self, Py_ssize_t idx, char op_line, char op1,
+                                  char op4) except -1:
+    """A memo opcode with its index: `op1` + 1 byte or `op4` + 4 bytes
+    (BINPUT/LONG_BINPUT, BINGET/LONG_BINGET), or `op_line` with the index
+    as a decimal line at protocol 0 (PUT, GET)."""
     cdef char *p
     if not self.bin:
-        return write_decimal_line(<Framer>framer_, GET, idx)
+        return write_decimal_line(self.framer, op_line, idx)
     if idx < 256:
-        p = buf_reserve(<Framer>framer_, 2)
-        p[0] = <char>BINGET
+        p = buf_reserve(self.framer, 2)
+        p[0] = op1
         p[1] = <char>idx
     elif idx <= 0xffffffff:
-        p = buf_reserve(<Framer>framer_, 5)
-        p[0] = <char>LONG_BINGET
+        p = buf_reserve(self.framer, 5)
+        p[0] = op4
         put_le(p + 1, <uint64_t>idx, 4)
     else:
-        raise _PicklingError("memo id too large for LONG_BINGET")
+        raise _PicklingError("memo id too large for %s"
+                             % ("LONG_BINPUT" if op4 == <char>LONG_BINPUT else "LONG_BINGET"))
     return 0
 
 
@@ -307,7 +306,7 @@ cdef int save_bytearray(Pickler self, object obj) except -1:
             return save_reduce_or_override(self, (bytearray, ()), obj)
         return save_reduce_or_override(self, (bytearray, (bytes(obj),)), obj)
     return save_bytearray_data(self, obj, PyByteArray_AS_STRING(obj),
-                                    PyByteArray_GET_SIZE(obj))
+                               PyByteArray_GET_SIZE(obj))
 
 
 cdef int save_bytearray_data(Pickler self, object obj, const char *data, Py_ssize_t size) except -1:

@@ -15,6 +15,31 @@ cdef extern from "_pickler.h":
     bint plain_lookup_no_dict "pickler_plain_lookup_no_dict" (PyTypeObject *t) noexcept
 
 
+# What object itself defines: the plain-instance fast path applies only where
+# a class leaves these as they are.
+cdef object _object_dict = object.__dict__
+cdef object _object_reduce_ex = _object_dict["__reduce_ex__"]
+cdef object _object_reduce = _object_dict["__reduce__"]
+cdef object _object_getstate = _object_dict.get("__getstate__")  # None before 3.11
+cdef object _object_class = _object_dict["__class__"]
+cdef str _S_REDUCE_EX = "__reduce_ex__"
+cdef str _S_REDUCE = "__reduce__"
+cdef str _S_GETSTATE = "__getstate__"
+cdef str _S_CLASS = "__class__"
+cdef str _S_GETNEWARGS = "__getnewargs__"
+cdef str _S_GETNEWARGS_EX = "__getnewargs_ex__"
+cdef str _S_SLOTNAMES = "__slotnames__"
+cdef object _copyreg_slotnames = copyreg._slotnames
+# Py_TPFLAGS_MANAGED_DICT (3.11+): the dict pointer lives outside tp_basicsize.
+cdef unsigned long PY_TPFLAGS_MANAGED_DICT = (1 << 4) if PY311 else 0
+cdef str _S_GETATTRIBUTE = "__getattribute__"
+cdef str _S_GETATTR = "__getattr__"
+cdef object _object_getattribute = _object_dict["__getattribute__"]
+cdef list _NO_SLOTNAMES = []            # the slot names of a class without slots
+
+
+# -- persistent IDs -------------------------------------------------------------
+
 cdef int save_persistent_id(Pickler self, object obj) except -1:
     """Returns 1 when persistent_id gave an ID (and it was written), else 0."""
     pid = call_user1(self, self.hook_persistent_id, obj)
@@ -45,6 +70,8 @@ cdef int save_pers(Pickler self, object pid) except -1:
         buf_write_byte(framer, NEWLINE)
     return 0
 
+
+# -- reduction ------------------------------------------------------------------
 
 cdef int save_other(Pickler self, object obj, type t) except -1:
     """Objects that are not built-in containers or atoms.
@@ -273,6 +300,8 @@ cdef int save_reduce(Pickler self, tuple rv, object obj) except -1:
     return 0
 
 
+# -- plain instances ------------------------------------------------------------
+
 cdef int save_plain_instance(Pickler self, object obj, type t, list slotnames) except -1:
     """What save_reduce writes for `object.__reduce_ex__(proto >= 2)` of
     an instance of a plain class, without building the reduce tuple:
@@ -326,26 +355,6 @@ cdef int save_plain_instance(Pickler self, object obj, type t, list slotnames) e
         save(self, state, 0)
         buf_write_byte(<Framer>framer_, BUILD)
     return 0
-
-
-cdef object _object_dict = object.__dict__
-cdef object _object_reduce_ex = _object_dict["__reduce_ex__"]
-cdef object _object_reduce = _object_dict["__reduce__"]
-cdef object _object_getstate = _object_dict.get("__getstate__")  # None before 3.11
-cdef object _object_class = _object_dict["__class__"]
-cdef str _S_REDUCE_EX = "__reduce_ex__"
-cdef str _S_REDUCE = "__reduce__"
-cdef str _S_GETSTATE = "__getstate__"
-cdef str _S_CLASS = "__class__"
-cdef str _S_GETNEWARGS = "__getnewargs__"
-cdef str _S_GETNEWARGS_EX = "__getnewargs_ex__"
-cdef str _S_SLOTNAMES = "__slotnames__"
-cdef object _copyreg_slotnames = copyreg._slotnames
-# Py_TPFLAGS_MANAGED_DICT (3.11+): the dict pointer lives outside tp_basicsize.
-cdef unsigned long PY_TPFLAGS_MANAGED_DICT = (1 << 4) if sys.version_info >= (3, 11) else 0
-cdef str _S_GETATTRIBUTE = "__getattribute__"
-cdef str _S_GETATTR = "__getattr__"
-cdef object _object_getattribute = _object_dict["__getattribute__"]
 
 
 cdef inline bint type_attr_is(type t, str name, object expected):
@@ -431,9 +440,6 @@ cdef list plain_instance_slotnames(type t, object obj):
     if tp.tp_basicsize > expected_size:
         return None
     return names
-
-
-cdef list _NO_SLOTNAMES = []
 
 
 cdef object own_reduce_function(type t):
