@@ -153,40 +153,49 @@ cdef inline int memoize(Pickler self, object obj) except -1:
     """Give `obj` the next memo index and write the opcode that stores it
     (MEMOIZE, BINPUT/LONG_BINPUT or PUT; _pickle.c's memo_put).  The save
     path calls it through memoize_or_override()."""
+    cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
+    cdef PyObject *memo_      # borrowed, read where used (a hook may replace self.memo)
     cdef Py_ssize_t idx
+    cdef char *p
     if self.fast:
         return 0
     idx = self.memo_table.used
-    memo_set(self.memo_table, <PyObject *>obj, idx)
+    memo_ = <PyObject *>self.memo_table
+    memo_set(<MemoTable>memo_, <PyObject *>obj, idx)
     if self.proto >= 4:
-        return buf_write_byte(self.framer, MEMOIZE)
-    return write_memo_opcode(self, idx, PUT, BINPUT, LONG_BINPUT)
+        return buf_write_byte(<Framer>framer_, MEMOIZE)
+    if not self.bin:
+        return write_decimal_line(<Framer>framer_, PUT, idx)
+    if idx < 256:
+        p = buf_reserve(<Framer>framer_, 2)
+        p[0] = <char>BINPUT
+        p[1] = <char>idx
+    elif idx <= 0xffffffff:
+        p = buf_reserve(<Framer>framer_, 5)
+        p[0] = <char>LONG_BINPUT
+        put_le(p + 1, <uint64_t>idx, 4)
+    else:
+        raise _PicklingError("memo id too large for LONG_BINPUT")
+    return 0
 
 
 cdef int memo_get(Pickler self, Py_ssize_t idx) except -1:
-    """The opcode that fetches memo index `idx`: BINGET/LONG_BINGET or GET."""
-    return write_memo_opcode(self, idx, GET, BINGET, LONG_BINGET)
-
-
-cdef inline int write_memo_opcode(Pickler self, Py_ssize_t idx, char op_line, char op1,
-                                  char op4) except -1:
-    """A memo opcode with its index: `op1` + 1 byte or `op4` + 4 bytes
-    (BINPUT/LONG_BINPUT, BINGET/LONG_BINGET), or `op_line` with the index
-    as a decimal line at protocol 0 (PUT, GET)."""
+    """The opcode that fetches memo index `idx`: BINGET/LONG_BINGET or GET
+    (the same encoding as memoize()'s PUTs)."""
+    cdef PyObject *framer_ = <PyObject *>self.framer   # borrowed: fixed while running
     cdef char *p
     if not self.bin:
-        return write_decimal_line(self.framer, op_line, idx)
+        return write_decimal_line(<Framer>framer_, GET, idx)
     if idx < 256:
-        p = buf_reserve(self.framer, 2)
-        p[0] = op1
+        p = buf_reserve(<Framer>framer_, 2)
+        p[0] = <char>BINGET
         p[1] = <char>idx
     elif idx <= 0xffffffff:
-        p = buf_reserve(self.framer, 5)
-        p[0] = op4
+        p = buf_reserve(<Framer>framer_, 5)
+        p[0] = <char>LONG_BINGET
         put_le(p + 1, <uint64_t>idx, 4)
     else:
-        raise _PicklingError("memo id too large for %s"
-                             % ("LONG_BINPUT" if op4 == <char>LONG_BINPUT else "LONG_BINGET"))
+        raise _PicklingError("memo id too large for LONG_BINGET")
     return 0
 
 
