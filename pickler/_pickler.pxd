@@ -1,9 +1,10 @@
 # cython: language_level=3
-"""Declarations of the compiled Pickler (see _pickler.pyx): its fields, and
-the functions of the save path that DeterministicPickler (_deterministic.pyx)
-calls.  The save path is module-level functions taking the Pickler, so that
-it can be split over several .pxi files; all of them are final (a Python
-subclass cannot override them)."""
+"""Declarations of the compiled Pickler (see _pickler.pyx): its fields, the
+functions of the save path (module-level functions taking the Pickler, so
+that the path can be split over several .pxi files; a Python subclass cannot
+override them), the inline dispatchers to a subclass's overrides, and the
+recursion guard.  DeterministicPickler (_deterministic.pyx) uses all of
+these; nothing here holds state."""
 from cpython.object cimport PyObject
 
 from ._framer cimport Framer
@@ -176,6 +177,10 @@ cdef int save_other(Pickler self, object obj, type t) except -1
 cdef object reduce_value_of(Pickler self, object obj, type t)
 cdef int save_reduce_value(Pickler self, object obj, object rv) except -1
 cdef int save_reduce(Pickler self, tuple rv, object obj) except -1
+cdef int check_reduce_value(tuple rv) except -1
+cdef int newobj_kind(object func) except -1
+cdef int save_newobj(Pickler self, tuple args, object obj) except -1
+cdef int save_newobj_ex(Pickler self, tuple args) except -1
 cdef int save_plain_instance(Pickler self, object obj, type t, list slotnames) except -1
 # _save_global.pxi
 cdef int save_type(Pickler self, object obj) except -1
@@ -202,8 +207,7 @@ cdef int call_save_global_override(Pickler self, object obj, object name) except
 # _pickler_surface.pxi's helpers, which flush first), else the compiled X(),
 # which is also what Pickler.X() (super().X()) runs.  Inline, so that
 # without an override a call costs one test and one call, as X() alone.
-# (memoize_or_override(), called for most objects, is a function of
-# _save.pxi with memoize() inlined into it: one call.)
+# (memoize_or_override() is a function, next to memoize() in _save.pxi.)
 
 cdef inline int save_reduce_or_override(Pickler self, tuple rv, object obj) except -1:
     """`rv` is a reduce value; obj None: do not memoize."""

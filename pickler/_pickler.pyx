@@ -287,9 +287,12 @@ is None or smaller than 5.
     # -- the pure-Python Pickler's surface ------------------------------------
     #
     # The methods of pickle._Pickler that subclasses call or override.  Each
-    # runs the compiled code for one object; an override defined by a
-    # subclass is found once per dump() (resolve_overrides) and then used by
-    # the compiled code wherever pickle._Pickler would call it.
+    # runs the compiled code for one object (the functions of the .pxi files,
+    # not the overrides: super().save_reduce() must not call the override
+    # again) and ends with flush_for_python(), as control returns to Python
+    # code.  An override defined by a subclass is found once per dump()
+    # (resolve_overrides, _pickler_surface.pxi) and then used by the
+    # compiled code wherever pickle._Pickler would call it.
 
     # type -> saver(pickler, obj), filled below with the entries of
     # pickle._Pickler.dispatch.  Subclasses copy it and add or replace

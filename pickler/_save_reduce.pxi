@@ -166,137 +166,150 @@ cdef int check_reduce_value_size(tuple rv) except -1:
     return 0
 
 
+cdef int check_reduce_value(tuple rv) except -1:
+    """The checks save_reduce() makes of a reduce value, in _pickle's order
+    and with its messages."""
+    cdef Py_ssize_t size = PyTuple_GET_SIZE(rv)
+    check_reduce_value_size(rv)
+    if not PyCallable_Check(rv[0]):
+        raise _PicklingError("first item of the tuple returned by "
+                             "__reduce__ must be callable")
+    if not isinstance(rv[1], tuple):
+        raise _PicklingError("second item of the tuple returned by "
+                             "__reduce__ must be a tuple")
+    if size > 3 and rv[3] is not None and not PyIter_Check(rv[3]):
+        raise _PicklingError("fourth element of the tuple returned by "
+                             "__reduce__ must be an iterator, not %s"
+                             % type(rv[3]).__name__)
+    if size > 4 and rv[4] is not None and not PyIter_Check(rv[4]):
+        raise _PicklingError("fifth element of the tuple returned by "
+                             "__reduce__ must be an iterator, not %s"
+                             % type(rv[4]).__name__)
+    if size > 5 and rv[5] is not None and not PyCallable_Check(rv[5]):
+        raise _PicklingError("sixth element of the tuple returned by "
+                             "__reduce__ must be a function, not %s"
+                             % type(rv[5]).__name__)
+    return 0
+
+
+cdef int newobj_kind(object func) except -1:
+    """What save_reduce() writes for a reduction calling `func` (protocol
+    2+): NEWOBJ for copyreg.__newobj__ or a callable named __newobj__,
+    NEWOBJ_EX for __newobj_ex__, else REDUCE.  copyreg's own functions
+    (what object.__reduce_ex__ returns) are recognised by identity; anything
+    else by its __name__ (a user's __getattr__ may run)."""
+    cdef int kind
+    if func is _copyreg_newobj:
+        return NEWOBJ
+    if func is _copyreg_newobj_ex:
+        return NEWOBJ_EX
+    if type(func) is type:
+        # A class as the callable (datetime, Decimal, ...): its __name__ is
+        # type's data descriptor, read without a lookup.
+        kind = type_newobj_kind(<PyTypeObject *>func)
+        return NEWOBJ if kind == 1 else NEWOBJ_EX if kind == 2 else REDUCE
+    name = getattr(func, "__name__", None)
+    if isinstance(name, str):
+        # Lengths first: Cython compares two str with PyUnicode_Compare (an
+        # ordering), and most names differ in length from both.
+        if len(<str>name) == 13 and <str>name == "__newobj_ex__":
+            return NEWOBJ_EX
+        if len(<str>name) == 10 and <str>name == "__newobj__":
+            return NEWOBJ
+    return REDUCE
+
+
+cdef int save_newobj_ex(Pickler self, tuple args) except -1:
+    """cls, args, kwargs NEWOBJ_EX; below protocol 4, the same call as a
+    functools.partial of cls.__new__ and REDUCE."""
+    if len(args) != 3:
+        raise _PicklingError("length of the NEWOBJ_EX argument tuple "
+                             "must be exactly 3, not %d" % len(args))
+    cls, cls_args, cls_kwargs = args
+    if not isinstance(cls, type):
+        raise _PicklingError("first item from NEWOBJ_EX argument tuple "
+                             "must be a class, not %.200s" % type(cls).__name__)
+    if not isinstance(cls_args, tuple):
+        raise _PicklingError("second item from NEWOBJ_EX argument tuple "
+                             "must be a tuple, not %.200s" % type(cls_args).__name__)
+    if not isinstance(cls_kwargs, dict):
+        raise _PicklingError("third item from NEWOBJ_EX argument tuple "
+                             "must be a dict, not %.200s" % type(cls_kwargs).__name__)
+    if self.proto >= 4:
+        save(self, cls, 0)
+        save(self, cls_args, 0)
+        save(self, cls_kwargs, 0)
+        return buf_write_byte(self.framer, NEWOBJ_EX)
+    save(self, _partial(cls.__new__, cls, *cls_args, **cls_kwargs), 0)
+    save(self, (), 0)
+    return buf_write_byte(self.framer, REDUCE)
+
+
+cdef int save_newobj(Pickler self, tuple args, object obj) except -1:
+    """cls, args[1:] NEWOBJ, cls = args[0] (the class of `obj`, if given)."""
+    if len(args) < 1:
+        raise _PicklingError("__newobj__ arglist is empty")
+    cls = args[0]
+    if not isinstance(cls, type):
+        raise _PicklingError("args[0] from __newobj__ args is not a type")
+    if obj is not None:
+        try:
+            obj_class = obj.__class__
+        except AttributeError:
+            obj_class = type(obj)
+        if obj_class is not cls:
+            raise _PicklingError("args[0] from __newobj__ args has the wrong class")
+    save(self, cls, 0)
+    save(self, args[1:], 0)
+    return buf_write_byte(self.framer, NEWOBJ)
+
+
 cdef int save_reduce(Pickler self, tuple rv, object obj) except -1:
     """Write the reduce value `rv` (func, args, state, listitems, dictitems,
     state_setter; 2 to 6 items) of `obj` (obj None: do not memoize).  The
-    save path calls it through save_reduce_or_override()."""
-    cdef Framer framer = self.framer
+    save path calls it through save_reduce_or_override().  Its frame is on
+    the stack once per nesting level of reduced objects: the NEWOBJ forms
+    and the checks are functions of their own, so that their locals are
+    not part of it."""
     cdef Py_ssize_t size = PyTuple_GET_SIZE(rv)
-    cdef bint use_newobj = False, use_newobj_ex = False
-    cdef int kind
+    cdef int kind = REDUCE
     cdef Py_ssize_t idx
-    cdef object name = None
-    check_reduce_value_size(rv)
-    func = rv[0]
-    args = rv[1]
-    state = rv[2] if size > 2 else None
-    listitems = rv[3] if size > 3 else None
-    dictitems = rv[4] if size > 4 else None
-    state_setter = rv[5] if size > 5 else None
-
-    if not PyCallable_Check(func):
-        raise _PicklingError("first item of the tuple returned by "
-                             "__reduce__ must be callable")
-    if not isinstance(args, tuple):
-        raise _PicklingError("second item of the tuple returned by "
-                             "__reduce__ must be a tuple")
-    if listitems is not None and not PyIter_Check(listitems):
-        raise _PicklingError("fourth element of the tuple returned by "
-                             "__reduce__ must be an iterator, not %s"
-                             % type(listitems).__name__)
-    if dictitems is not None and not PyIter_Check(dictitems):
-        raise _PicklingError("fifth element of the tuple returned by "
-                             "__reduce__ must be an iterator, not %s"
-                             % type(dictitems).__name__)
-    if state_setter is not None and not PyCallable_Check(state_setter):
-        raise _PicklingError("sixth element of the tuple returned by "
-                             "__reduce__ must be a function, not %s"
-                             % type(state_setter).__name__)
-
+    check_reduce_value(rv)
     if self.proto >= 2:
-        # copyreg's own functions (what object.__reduce_ex__ returns) are
-        # recognised by identity; anything else by its __name__.
-        if func is _copyreg_newobj:
-            use_newobj = True
-        elif func is _copyreg_newobj_ex:
-            use_newobj_ex = True
-        elif type(func) is type:
-            # A class as the callable (datetime, Decimal, ...): its
-            # __name__ is type's data descriptor, read without a lookup.
-            kind = type_newobj_kind(<PyTypeObject *>func)
-            use_newobj = kind == 1
-            use_newobj_ex = kind == 2
-        else:
-            name = getattr(func, "__name__", None)
-        if not (use_newobj or use_newobj_ex) and isinstance(name, str):
-            # Lengths first: Cython compares two str with
-            # PyUnicode_Compare (an ordering), and most names differ in
-            # length from both.
-            if len(<str>name) == 13 and <str>name == "__newobj_ex__":
-                use_newobj_ex = True
-            elif len(<str>name) == 10 and <str>name == "__newobj__":
-                use_newobj = True
-
-    if use_newobj_ex:
-        if len(<tuple>args) != 3:
-            raise _PicklingError("length of the NEWOBJ_EX argument tuple "
-                                 "must be exactly 3, not %d" % len(<tuple>args))
-        cls, cls_args, cls_kwargs = args
-        if not isinstance(cls, type):
-            raise _PicklingError("first item from NEWOBJ_EX argument tuple "
-                                 "must be a class, not %.200s" % type(cls).__name__)
-        if not isinstance(cls_args, tuple):
-            raise _PicklingError("second item from NEWOBJ_EX argument tuple "
-                                 "must be a tuple, not %.200s" % type(cls_args).__name__)
-        if not isinstance(cls_kwargs, dict):
-            raise _PicklingError("third item from NEWOBJ_EX argument tuple "
-                                 "must be a dict, not %.200s" % type(cls_kwargs).__name__)
-        if self.proto >= 4:
-            save(self, cls, 0)
-            save(self, cls_args, 0)
-            save(self, cls_kwargs, 0)
-            buf_write_byte(framer, NEWOBJ_EX)
-        else:
-            partial = _partial(cls.__new__, cls, *cls_args, **cls_kwargs)
-            save(self, partial, 0)
-            save(self, (), 0)
-            buf_write_byte(framer, REDUCE)
-    elif use_newobj:
-        if len(<tuple>args) < 1:
-            raise _PicklingError("__newobj__ arglist is empty")
-        cls = (<tuple>args)[0]
-        if not isinstance(cls, type):
-            raise _PicklingError("args[0] from __newobj__ args is not a type")
-        if obj is not None:
-            try:
-                obj_class = obj.__class__
-            except AttributeError:
-                obj_class = type(obj)
-            if obj_class is not cls:
-                raise _PicklingError("args[0] from __newobj__ args has the wrong class")
-        save(self, cls, 0)
-        save(self, (<tuple>args)[1:], 0)
-        buf_write_byte(framer, NEWOBJ)
+        kind = newobj_kind(rv[0])
+    if kind == NEWOBJ_EX:
+        save_newobj_ex(self, <tuple>rv[1])
+    elif kind == NEWOBJ:
+        save_newobj(self, <tuple>rv[1], obj)
     else:
-        save(self, func, 0)
-        save(self, args, 0)
-        buf_write_byte(framer, REDUCE)
+        save(self, rv[0], 0)
+        save(self, rv[1], 0)
+        buf_write_byte(self.framer, REDUCE)
 
     if obj is not None:
         idx = memo_lookup(self.memo_table, <PyObject *>obj)
         if idx >= 0:
             # Recursive reduction: the object was memoized while its
             # arguments were pickled.
-            buf_write_byte(framer, POP)
+            buf_write_byte(self.framer, POP)
             return memo_get(self, idx)
         memoize_or_override(self, obj)
-
-    if listitems is not None:
-        batch_appends_or_override(self, listitems)
-    if dictitems is not None:
-        batch_setitems_or_override(self, dictitems)
-    if state is not None:
-        if state_setter is None:
-            save(self, state, 0)
-            buf_write_byte(framer, BUILD)
+    if size > 3 and rv[3] is not None:
+        batch_appends_or_override(self, rv[3])
+    if size > 4 and rv[4] is not None:
+        batch_setitems_or_override(self, rv[4])
+    if size > 2 and rv[2] is not None:
+        if size < 6 or rv[5] is None:
+            save(self, rv[2], 0)
+            buf_write_byte(self.framer, BUILD)
         else:
             # state_setter(obj, state), called for its side effect only.
-            save(self, state_setter, 0)
+            save(self, rv[5], 0)
             save(self, obj, 0)
-            save(self, state, 0)
-            buf_write_byte(framer, TUPLE2)
-            buf_write_byte(framer, REDUCE)
-            buf_write_byte(framer, POP)
+            save(self, rv[2], 0)
+            buf_write_byte(self.framer, TUPLE2)
+            buf_write_byte(self.framer, REDUCE)
+            buf_write_byte(self.framer, POP)
     return 0
 
 
