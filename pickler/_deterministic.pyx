@@ -38,7 +38,7 @@ from cpython.tuple cimport PyTuple_GET_SIZE
 from libc.string cimport memcpy
 
 from ._pickler cimport (Pickler, Py_LeaveRecursiveCall, enter_recursive_call, setup_to_bytes,
-                        run_dump_as_call, release_memo,
+                        run_dump, release_memo,
                         save, memo_get, save_str, save_bytes, memoize_or_override,
                         save_reduce_or_override, batch_setitems_or_override)
 from ._memo cimport memo_lookup
@@ -442,7 +442,7 @@ cdef class DeterministicPickler(Pickler):
         sub.begin()
         sub.ordering = self.ordering
         try:
-            run_dump_as_call(sub, item)
+            run_dump(sub, item, 1)
             return sub.framer.take_result(SMALL_RESULT)
         except BaseException:
             sub.framer.drop_large_storage()
@@ -618,7 +618,7 @@ def deterministic_dumps(obj, protocol=None, *, sort_keys=False, buffer_callback=
     pickler.sort_keys = bool(sort_keys)
     pickler.begin()
     try:
-        run_dump_as_call(pickler, obj)
+        run_dump(pickler, obj, 1)
         return pickler.framer.take_result(SMALL_RESULT)
     finally:
         pickler.end()

@@ -138,8 +138,7 @@ cdef int setup_to_file(Pickler self, object file, object protocol, object fix_im
 cdef int setup_to_bytes(Pickler self, object protocol, object fix_imports,
                         object buffer_callback) except -1
 cdef void release_memo(Pickler self) noexcept
-cdef int run_dump(Pickler self, object obj) except -1
-cdef int run_dump_as_call(Pickler self, object obj) except -1
+cdef int run_dump(Pickler self, object obj, int call_levels) except -1
 # _save.pxi
 cdef int save(Pickler self, object obj, int flags) except -1
 cdef int save_nonatomic(Pickler self, object obj, type t) except -1

@@ -133,9 +133,10 @@ cdef bint HAS_DEFAULT_PERSISTENT_ID = PY313
 # getattr() calls on the top-level object (gh-82951); before, as
 # getattr(parent, name) with the parent pickled by reference.
 cdef bint NESTED_GETATTR_CHAIN = PY313
-# Calling a builtin function counts one level of recursion, except on 3.12
-# (calling a builtin method always does: Pickler.dump() counts it).
-cdef bint FUNCTION_CALL_COUNTS_RECURSION = not PY312 or PY313
+# The levels of recursion CPython counts for calling a builtin method, and a
+# builtin function (none on 3.12); see run_dump().
+cdef int METHOD_CALL_LEVELS = 1
+cdef int FUNCTION_CALL_LEVELS = 0 if PY312 and not PY313 else 1
 cdef str LOCAL_OBJECT_MSG = ("Can't get local object %r" if PY313
                              else "Can't pickle local object %r")
 cdef str PICKLEBUFFER_PROTO_MSG = (
@@ -271,7 +272,7 @@ is None or smaller than 5.
             raise _PicklingError(
                 "Pickler.__init__() was not called by %s.__init__()"
                 % type(self).__name__)
-        run_dump_as_call(self, obj)
+        run_dump(self, obj, METHOD_CALL_LEVELS)
         self.framer.flush_to_file()
 
     def clear_memo(self):
@@ -617,13 +618,21 @@ cdef void release_memo(Pickler self) noexcept:
     self.memo_table = fresh
 
 
-cdef int run_dump(Pickler self, object obj) except -1:
-    """Pickle `obj` into the buffer (the body shared by dump() and dumps())."""
+cdef int run_dump(Pickler self, object obj, int call_levels) except -1:
+    """Pickle `obj` into the buffer (the body shared by dump() and dumps()).
+
+    `call_levels`: the levels of recursion CPython counts for the call of
+    dump() or dumps() itself (1 for a builtin method; for a builtin function
+    1, or 0 on 3.12), counted here too so that deep data fails at the very
+    object where _pickle fails (the memo, and so the bytes of a later dump()
+    on the same Pickler, depend on it)."""
     cdef Framer framer = self.framer
     cdef char *p
     if self.running:
         raise RuntimeError("Pickler object is already used")
     self.stack_floor = current_stack_floor()
+    if call_levels:
+        enter_recursive_call(self.stack_floor)
     self.running = True
     try:
         framer.reset()
@@ -643,22 +652,8 @@ cdef int run_dump(Pickler self, object obj) except -1:
     finally:
         clear_hooks(self)
         self.running = False
-    return 0
-
-
-cdef int run_dump_as_call(Pickler self, object obj) except -1:
-    """run_dump(), counting one level of recursion for the call of dump():
-    CPython counts the call of a builtin method (and, except on 3.12, of a
-    builtin function), so deep data then fails at the very object where
-    _pickle fails (the memo, and so the bytes of a later dump() on the same
-    Pickler, depend on it)."""
-    if self.running:
-        raise RuntimeError("Pickler object is already used")
-    enter_recursive_call(current_stack_floor())
-    try:
-        run_dump(self, obj)
-    finally:
-        Py_LeaveRecursiveCall()
+        if call_levels:
+            Py_LeaveRecursiveCall()
     return 0
 
 
@@ -673,10 +668,7 @@ def dump(obj, file, protocol=None, *, fix_imports=True, buffer_callback=None):
     cdef Pickler pickler = Pickler.__new__(Pickler)
     setup_to_file(pickler, file, protocol, fix_imports, buffer_callback)
     pickler.initialized = True
-    if FUNCTION_CALL_COUNTS_RECURSION:
-        run_dump_as_call(pickler, obj)
-    else:
-        run_dump(pickler, obj)
+    run_dump(pickler, obj, FUNCTION_CALL_LEVELS)
     pickler.framer.flush_to_file()
 
 
@@ -697,10 +689,7 @@ def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None):
     try:
         setup_to_bytes(pickler, protocol, fix_imports, buffer_callback)
         pickler.initialized = True
-        if FUNCTION_CALL_COUNTS_RECURSION:
-            run_dump_as_call(pickler, obj)
-        else:
-            run_dump(pickler, obj)
+        run_dump(pickler, obj, FUNCTION_CALL_LEVELS)
         # A small pickle is copied out and the storage kept for the next
         # call (a small copy is cheaper than allocating and trimming 4 KiB);
         # a large one is handed out as is.
