@@ -3,7 +3,9 @@
 # for any iterator), save_dict (batch_dict_exact, _batch_setitems), save_set,
 # save_frozenset, and fast mode's cycle guard (fast_save_enter/leave).
 # Included by _pickler.pyx.  The batch sizes and the one-item forms show in
-# the bytes: keep them as _pickle has them.
+# the bytes: keep them as _pickle has them.  User code (an override of
+# _batch_appends/_batch_setitems) is called only through call_user*
+# (_pickler_surface.pxi).
 
 
 cdef extern from "_pickler.h":

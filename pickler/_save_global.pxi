@@ -3,7 +3,9 @@
 # GLOBAL with Python 2 names, the nested-name forms below protocol 4),
 # whichmodule, get_deep_attribute, and save_type.  Included by
 # _pickler.pyx.  The error messages are _pickle's (pickle._Pickler's for a
-# subclass using the pure-Python surface): tests compare them.
+# subclass using the pure-Python surface): tests compare them.  An override
+# of save_global is called only through save_global_or_override()
+# (_pickler.pxd).
 
 
 cdef int save_type(Pickler self, object obj) except -1:

@@ -4,7 +4,9 @@
 # save_reduce (NEWOBJ_EX/NEWOBJ/REDUCE, then items and state), the
 # plain-instance fast path (save_plain_instance), and persistent IDs
 # (save_persistent_id, save_pers).  Included by _pickler.pyx.  A shortcut
-# here must write exactly what the reduction it skips would have.
+# here must write exactly what the reduction it skips would have; hooks and
+# reduction functions are called only through call_user*
+# (_pickler_surface.pxi).
 
 
 cdef extern from "_pickler.h":
