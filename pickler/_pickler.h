@@ -74,6 +74,20 @@ static int pickler_type_newobj_kind(PyTypeObject *t) {
 
 /* -- _pickler_surface.pxi ------------------------------------------------ */
 
+/* f(arg), a new reference or NULL with the exception set; a bound method
+   (a hook defined on the subclass) as its function called with the
+   instance and `arg` on the C stack, so the call costs no bound-method
+   layer.  The per-object call of persistent_id and reducer_override. */
+static inline PyObject *pickler_call_one(PyObject *f, PyObject *arg) {
+    if (PyMethod_Check(f)) {
+        PyObject *args[3] = {NULL, PyMethod_GET_SELF(f), arg};
+        return PyObject_Vectorcall(PyMethod_GET_FUNCTION(f), args + 1,
+                                   2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    }
+    PyObject *args[2] = {NULL, arg};
+    return PyObject_Vectorcall(f, args + 1, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+}
+
 /* The vectorcall entry of a callable (NULL when it has none), looked up
    once per dump() for a save() override. */
 static inline vectorcallfunc pickler_vectorcall_of(PyObject *f) {

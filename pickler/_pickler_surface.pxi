@@ -218,14 +218,18 @@ cdef int flush_unframed(Pickler self) except -1:
 
 cdef extern from "Python.h":
     object PyObject_CallNoArgs(object f)
-    object PyObject_CallOneArg(object f, object arg)
+
+cdef extern from "_pickler.h":
+    # f(arg); a bound method's function called directly with its instance.
+    object call_one "pickler_call_one" (object f, object arg)
 
 
 # call_user0() and call_user1() are the per-object ones (persistent_id,
-# reducer_override, reduction functions): the C API call keeps them small
-# enough to be inlined at every call site (through Cython's own call
-# sequence the C compiler made them functions: 4% more instructions on
-# sub_reducer_override).
+# reducer_override, reduction functions): C calls keep them small enough to
+# be inlined at every call site (through Cython's own call sequence the C
+# compiler made them functions: 4% more instructions on
+# sub_reducer_override), and call_one() calls a hook defined as a method
+# without the bound-method layer, as Cython's call does.
 
 cdef inline object call_user0(Pickler self, object f):
     """f(), user code."""
@@ -236,7 +240,7 @@ cdef inline object call_user0(Pickler self, object f):
 cdef inline object call_user1(Pickler self, object f, object arg):
     """f(arg), user code."""
     flush_for_python(self)
-    return PyObject_CallOneArg(f, arg)
+    return call_one(f, arg)
 
 
 cdef inline object call_user2(Pickler self, object f, object arg1, object arg2):
