@@ -142,7 +142,7 @@ cdef int run_dump(Pickler self, object obj, int call_levels) except -1
 # _save.pxi
 cdef int save(Pickler self, object obj, int flags) except -1
 cdef int save_nonatomic(Pickler self, object obj, type t) except -1
-cdef int memoize_or_override(Pickler self, object obj) except -1
+cdef int memoize(Pickler self, object obj) except -1
 cdef int memo_get(Pickler self, Py_ssize_t idx) except -1
 cdef int save_bool(Pickler self, object obj) except -1
 cdef int save_long(Pickler self, object obj) except -1
@@ -206,7 +206,12 @@ cdef int call_save_global_override(Pickler self, object obj, object name) except
 # _pickler_surface.pxi's helpers, which flush first), else the compiled X(),
 # which is also what Pickler.X() (super().X()) runs.  Inline, so that
 # without an override a call costs one test and one call, as X() alone.
-# (memoize_or_override() is a function, next to memoize() in _save.pxi.)
+
+cdef inline int memoize_or_override(Pickler self, object obj) except -1:
+    if self.hook_memoize is not None:
+        return call_hook(self, self.hook_memoize, obj)
+    return memoize(self, obj)
+
 
 cdef inline int save_reduce_or_override(Pickler self, tuple rv, object obj) except -1:
     """`rv` is a reduce value; obj None: do not memoize."""

@@ -142,14 +142,7 @@ cdef inline int write_long1_from_long(Framer framer, long val) except -1:
     return 0
 
 
-cdef int memoize_or_override(Pickler self, object obj) except -1:
-    """pickle.py's self.memoize(obj) (see _pickler.pxd)."""
-    if self.hook_memoize is not None:
-        return call_hook(self, self.hook_memoize, obj)
-    return memoize(self, obj)
-
-
-cdef inline int memoize(Pickler self, object obj) except -1:
+cdef int memoize(Pickler self, object obj) except -1:
     """Give `obj` the next memo index and write the opcode that stores it
     (MEMOIZE, BINPUT/LONG_BINPUT or PUT; _pickle.c's memo_put).  The save
     path calls it through memoize_or_override()."""
