@@ -3,9 +3,9 @@
 # kept (dtype_reduce).  Included by _pickler.pyx; used only by
 # reduce_value_of() in _save_reduce.pxi.  numpy is never imported here.
 # To remove these fast paths, delete this file, its include in _pickler.pyx
-# and the ndarray/dtype branch in reduce_value_of() (and the checks of
-# _numpy_shortcut_state() in tests/test_shortcuts.py): every array and dtype
-# then takes numpy's own __reduce_ex__, with the same bytes.
+# and the ndarray/dtype branch in reduce_value_of() (and the tests' checks
+# of _numpy_shortcut_state()): every array and dtype then takes numpy's own
+# __reduce_ex__, with the same bytes.
 
 
 #
