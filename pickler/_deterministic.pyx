@@ -37,16 +37,14 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_GET_SIZE
 from libc.string cimport memcpy
 
-from ._pickler cimport Pickler
+from ._pickler cimport (Pickler, Py_LeaveRecursiveCall, enter_recursive_call, setup_to_bytes,
+                        run_dump, release_memo,
+                        save, memo_get, save_str, save_bytes, memoize_or_override,
+                        save_reduce_or_override, batch_setitems_or_override)
 from ._memo cimport memo_lookup
 from ._buffer cimport buf_write, buf_write_byte
 from ._protocol cimport (MARK, POP, POP_MARK, TUPLE, TUPLE1, EMPTY_SET, ADDITEMS,
-                        FROZENSET, EMPTY_DICT)
-
-cdef extern from "Python.h":
-    # Returns non-zero (1 on some versions, -1 on others) with RecursionError set.
-    int Py_EnterRecursiveCall(const char *where)
-    void Py_LeaveRecursiveCall()
+                         FROZENSET, EMPTY_DICT, BATCHSIZE)
 
 
 # The protocol used when none is given: fixed, so that a hash does not change
@@ -55,7 +53,6 @@ cdef extern from "Python.h":
 DETERMINISTIC_PROTOCOL = 5
 
 cdef enum:
-    BATCHSIZE = 1000        # items per ADDITEMS, as in the core and pickle
     SMALL_RESULT = 4096     # results up to this size are copied out of the buffer
 
 # Private sentinels inside value keys (never equal to any user value).
@@ -63,31 +60,6 @@ cdef object _TRUE_KEY = object()
 cdef object _FALSE_KEY = object()
 cdef object _FLOAT_KEY = object()
 cdef object _FROZENSET_KEY = object()
-
-
-cdef extern from *:
-    """
-    /* Whether this call's frame lies below `floor` (the lowest safe stack
-       address of the dump's thread, set by the core's run_dump(); NULL:
-       unknown): the same test as the core's guard. */
-    static inline int pickler_det_below_floor(char *floor) {
-        char here;
-        return floor != NULL && &here < floor;
-    }
-    """
-    bint below_floor "pickler_det_below_floor" (char *floor) noexcept nogil
-
-
-cdef inline int enter_recursive(char *stack_floor) except -1:
-    """The core's recursion guard: the interpreter's recursion limit, and
-    the thread's stack (a thread with a small stack and a high C recursion
-    limit, as on 3.12 and 3.13, would otherwise overflow it)."""
-    if Py_EnterRecursiveCall(" while pickling an object"):
-        return -1
-    if below_floor(stack_floor):
-        Py_LeaveRecursiveCall()
-        raise RecursionError("maximum recursion depth exceeded while pickling an object")
-    return 0
 
 
 @cython.final
@@ -290,16 +262,16 @@ cdef class DeterministicPickler(Pickler):
                 return 0
             idx = memo_lookup(self.memo_table, <PyObject *>obj)
             if idx >= 0:
-                self.memo_get(idx)
+                memo_get(self, idx)
                 return 1
             idx = self.vtable.lookup(obj)
             if idx >= 0:
-                self.memo_get(idx)
+                memo_get(self, idx)
                 return 1
             if t == <PyTypeObject *>str:
-                self._save_str(obj)
+                save_str(self, obj)
             else:
-                self._save_bytes(obj)
+                save_bytes(self, obj)
             self.record(obj, obj)
             return 1
         if (t == <PyTypeObject *>int or t == <PyTypeObject *>float
@@ -310,12 +282,12 @@ cdef class DeterministicPickler(Pickler):
                 return 0
             idx = memo_lookup(self.memo_table, <PyObject *>obj)
             if idx >= 0:
-                self.memo_get(idx)
+                memo_get(self, idx)
                 return 1
             key = self.value_key(obj)
             if self.write_memo_ref(key):
                 return 1
-            enter_recursive(self.stack_floor)
+            enter_recursive_call(self.stack_floor)
             try:
                 self.save_tuple_by_value(obj, key)
             finally:
@@ -370,7 +342,7 @@ cdef class DeterministicPickler(Pickler):
                     break
             else:
                 return obj
-        enter_recursive(self.stack_floor)
+        enter_recursive_call(self.stack_floor)
         try:
             if type(obj) is tuple:
                 return tuple([self.key_of(item) for item in <tuple>obj])
@@ -408,7 +380,7 @@ cdef class DeterministicPickler(Pickler):
         cdef Py_ssize_t idx = self.vtable.lookup(key)
         if idx < 0:
             return 0
-        self.memo_get(idx)
+        memo_get(self, idx)
         return 1
 
     cdef int record(self, object obj, object key) except -1:
@@ -456,7 +428,7 @@ cdef class DeterministicPickler(Pickler):
         if sub is None or sub.running:
             cls = type(self)
             sub = cls.__new__(cls)
-            sub.setup(None, self.proto, self.fix_imports, None, False)
+            setup_to_bytes(sub, self.proto, self.fix_imports, None)
             sub.initialized = True
             sub.det_mode = True
             sub.sort_keys = self.sort_keys
@@ -470,14 +442,14 @@ cdef class DeterministicPickler(Pickler):
         sub.begin()
         sub.ordering = self.ordering
         try:
-            sub.run_dump(item, True)
+            run_dump(sub, item, 1)
             return sub.framer.take_result(SMALL_RESULT)
         except BaseException:
             sub.framer.drop_large_storage()
             raise
         finally:
             sub.end()
-            sub.release_memo()
+            release_memo(sub)
 
     # -- containers ---------------------------------------------------------
 
@@ -492,7 +464,7 @@ cdef class DeterministicPickler(Pickler):
         if not small:
             buf_write_byte(self.framer, MARK)
         for item in obj:
-            self._save(item, 0)
+            save(self, item, 0)
         idx = memo_lookup(self.memo_table, <PyObject *>obj)
         if idx < 0:
             idx = self.vtable.lookup(key)
@@ -504,12 +476,12 @@ cdef class DeterministicPickler(Pickler):
                     i -= 1
             else:
                 buf_write_byte(self.framer, POP_MARK)
-            return self.memo_get(idx)
+            return memo_get(self, idx)
         if small:
             buf_write_byte(self.framer, <char>(TUPLE1 - 1 + <int>n))
         else:
             buf_write_byte(self.framer, TUPLE)
-        return self._memoize(obj)
+        return memoize_or_override(self, obj)
 
     cdef int save_reference(self, object obj) except -1:
         """What the canonical savers write instead of the container itself:
@@ -520,13 +492,13 @@ cdef class DeterministicPickler(Pickler):
         cdef Py_ssize_t i
         cdef Py_ssize_t idx = memo_lookup(self.memo_table, <PyObject *>obj)
         if idx >= 0:
-            self.memo_get(idx)
+            memo_get(self, idx)
             return 1
         if not self.ordering:
             return 0
         for i in range(len(self.ordering)):
             if self.ordering[i] is obj:
-                self._save(("pickler.deterministic: container being ordered", i), 0)
+                save(self, ("pickler.deterministic: container being ordered", i), 0)
                 return 1
         return 0
 
@@ -536,20 +508,20 @@ cdef class DeterministicPickler(Pickler):
         if self.save_reference(obj):
             return 1
         items = self.canonical_order(list(obj), obj)
-        enter_recursive(self.stack_floor)
+        enter_recursive_call(self.stack_floor)
         try:
             if self.proto < 4:
-                self._save_reduce((set, (items,)), obj)
+                save_reduce_or_override(self, (set, (items,)), obj)
                 return 1
             buf_write_byte(self.framer, EMPTY_SET)
-            self._memoize(obj)
+            memoize_or_override(self, obj)
             n = len(items)
             i = 0
             while i < n:
                 buf_write_byte(self.framer, MARK)
                 j = min(i + BATCHSIZE, n)
                 while i < j:
-                    self._save(items[i], 0)
+                    save(self, items[i], 0)
                     i += 1
                 buf_write_byte(self.framer, ADDITEMS)
         finally:
@@ -567,14 +539,14 @@ cdef class DeterministicPickler(Pickler):
             if self.write_memo_ref(key):
                 return 1
         items = self.canonical_order(list(obj), obj)
-        enter_recursive(self.stack_floor)
+        enter_recursive_call(self.stack_floor)
         try:
             if self.proto < 4:
-                self._save_reduce((frozenset, (items,)), obj)
+                save_reduce_or_override(self, (frozenset, (items,)), obj)
             else:
                 buf_write_byte(self.framer, MARK)
                 for item in items:
-                    self._save(item, 0)
+                    save(self, item, 0)
                 idx = memo_lookup(self.memo_table, <PyObject *>obj)
                 if idx < 0 and key is not None:
                     idx = self.vtable.lookup(key)
@@ -582,10 +554,10 @@ cdef class DeterministicPickler(Pickler):
                     # Recursive: it (or an equal frozenset) was memoized
                     # while its items were written.
                     buf_write_byte(self.framer, POP_MARK)
-                    self.memo_get(idx)
+                    memo_get(self, idx)
                 else:
                     buf_write_byte(self.framer, FROZENSET)
-                    self._memoize(obj)
+                    memoize_or_override(self, obj)
         finally:
             Py_LeaveRecursiveCall()
         if key is not None:
@@ -601,14 +573,11 @@ cdef class DeterministicPickler(Pickler):
             buf_write_byte(self.framer, EMPTY_DICT)
         else:
             buf_write(self.framer, b"(d", 2)
-        self._memoize(obj)
-        enter_recursive(self.stack_floor)
+        memoize_or_override(self, obj)
+        enter_recursive_call(self.stack_floor)
         try:
-            if self.hook_batch_setitems is not None:
-                self.before_python()
-                self.hook_batch_setitems(iter(items))
-            elif items:
-                self.batch_setitems(iter(items))
+            if items or self.hook_batch_setitems is not None:
+                batch_setitems_or_override(self, iter(items))
         finally:
             Py_LeaveRecursiveCall()
         return 1
@@ -627,7 +596,7 @@ cdef class DeterministicPickler(Pickler):
             copy = sys.modules["numpy"].ascontiguousarray(obj)
             self.array_copies[oid] = copy
             self.keep_alive.append(obj)
-        self._save(copy, 0)
+        save(self, copy, 0)
         return 1
 
 
@@ -643,13 +612,13 @@ def deterministic_dumps(obj, protocol=None, *, sort_keys=False, buffer_callback=
     cdef DeterministicPickler pickler = DeterministicPickler.__new__(DeterministicPickler)
     if protocol is None:
         protocol = DETERMINISTIC_PROTOCOL
-    pickler.setup(None, protocol, True, buffer_callback, False)
+    setup_to_bytes(pickler, protocol, True, buffer_callback)
     pickler.initialized = True
     pickler.det_mode = True
     pickler.sort_keys = bool(sort_keys)
     pickler.begin()
     try:
-        pickler.run_dump(obj, True)
+        run_dump(pickler, obj, 1)
         return pickler.framer.take_result(SMALL_RESULT)
     finally:
         pickler.end()

@@ -19,7 +19,7 @@ cdef class Framer(WriteBuffer):
                                    # PY_SSIZE_T_MAX when no frame is open, so the
                                    # per-object check is a single comparison
     cdef object file_write         # bound write() of the target file; None for dumps()
-    cdef Py_ssize_t flush_capacity # storage size to start with after a flush
+    cdef Py_ssize_t flush_capacity  # storage size to start with after a flush
 
     cdef int start_framing(self) except -1
     cdef int end_framing(self) except -1

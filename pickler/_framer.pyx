@@ -16,7 +16,8 @@ The bytes match CPython's C pickler exactly:
 """
 from libc.string cimport memmove
 
-from ._buffer cimport WriteBuffer, buf_reserve, buf_write, copy_to_fresh
+from ._buffer cimport WriteBuffer, buf_reserve, buf_write
+from ._copy cimport copy_to_fresh
 from ._protocol cimport FRAME, put_le
 
 cdef extern from "Python.h":
@@ -140,18 +141,15 @@ cdef class Framer(WriteBuffer):
     cdef int write_large(self, const char *header, Py_ssize_t header_size,
                          const char *data, Py_ssize_t data_size,
                          object payload) except -1:
-        """Write an opcode header and its payload (bytes, str, bytearray data).
+        """Write an opcode header and its payload of FRAME_SIZE_TARGET bytes
+        or more (bytes, str, bytearray data; smaller ones go straight into
+        the frame, see write_payload) outside any frame.
 
         `payload` is the object handed to file.write() when the payload goes
         straight to the file; None means "make a bytes copy of `data`" (CPython
         does the same for str, whose UTF-8 form has no object of its own).
         """
         cdef bint framing = self.framing
-        if data_size < FRAME_SIZE_TARGET:
-            buf_write(self, header, header_size)
-            buf_write(self, data, data_size)
-            return 0
-        # Large payload: outside any frame.
         self._commit_frame()
         self.framing = False
         if self.file_write is not None:

@@ -20,7 +20,6 @@ cdef class MemoTable:
     cdef Py_ssize_t mask     # number of slots minus one
     cdef Py_ssize_t used     # number of keys stored; also the next memo index
 
-    cdef Py_ssize_t get(self, PyObject *key) noexcept
     cdef int set(self, PyObject *key, Py_ssize_t value) except -1
     cdef int resize(self, Py_ssize_t min_used) except -1
     cdef void clear(self) noexcept

@@ -46,9 +46,6 @@ cdef class MemoTable:
     def __len__(self):
         return self.used
 
-    cdef Py_ssize_t get(self, PyObject *key) noexcept:
-        return memo_lookup(self, key)
-
     cdef int resize(self, Py_ssize_t min_used) except -1:
         # Grow to the smallest power of two that holds `min_used` keys at a
         # load factor of at most 1/2 right after the resize.
