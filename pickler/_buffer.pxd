@@ -4,10 +4,6 @@ from cpython.object cimport PyObject
 from libc.string cimport memcpy
 
 
-# The unpickler cimports these from here; their home is _copy.pxd.
-from ._copy cimport HUGE_PAGE_PAYLOAD, copy_to_fresh  # noqa
-
-
 cdef class WriteBuffer:
     # A growable byte buffer whose storage is a `bytes` object: when the
     # pickle is complete the object is shrunk in place and handed out, so

@@ -972,8 +972,12 @@ cdef object _NOFILE = _NoFile()
 cdef object _NO_BUFFERS = object()
 
 
+# The class docstring carries its own text signature (up to the `--` line;
+# it may span lines), as Unpickler's does, for inspect.signature().
+@cython.embedsignature(False)
 cdef class SafeUnpickler(Unpickler):
-    """SafeUnpickler(file, *, allow=(), fix_imports=True, encoding='ASCII', errors='strict', buffers=None, unsafe_allow_code_execution=())
+    """SafeUnpickler(file, *, allow=(), fix_imports=True, encoding='ASCII',
+                  errors='strict', buffers=None, unsafe_allow_code_execution=())
 --
 
     An Unpickler that loads only plain data and what *allow* names.

@@ -2,9 +2,9 @@
 # load_*.pxi files it includes).
 #
 # The loader keeps three C-level structures: an input window (a Py_buffer
-# over in-memory data or a bytes chunk read from a file; load_input.pxi),
-# an object stack with a separate array of mark positions (load_stack.pxi),
-# and an array memo with a dict fallback for sparse indices (load_memo.pxi).
+# over in-memory data or a bytes chunk read from a file; _load_input.pxi),
+# an object stack with a separate array of mark positions (_load_stack.pxi),
+# and an array memo with a dict fallback for sparse indices (_load_memo.pxi).
 # The capability modules (pickler/_safe.pyx) cimport the class; no state of
 # the protocol itself is declared here (see _protocol.pxd).
 
@@ -15,7 +15,7 @@ cdef class LoadPolicy
 
 
 cdef class Unpickler:
-    # --- input source (load_input.pxi) --------------------------------
+    # --- input source (_load_input.pxi) --------------------------------
     cdef object _file_read       # bound file.read, None when loading from memory
     cdef object _file_readline   # bound file.readline (required with a file)
     cdef object _file_readinto   # bound file.readinto, or None
@@ -32,7 +32,7 @@ cdef class Unpickler:
     cdef char *_line
     cdef Py_ssize_t _line_cap    # allocated size of _line
 
-    # --- object stack and marks (load_stack.pxi) ----------------------
+    # --- object stack and marks (_load_stack.pxi) ----------------------
     cdef PyObject **_stack       # owned references, bottom at index 0
     cdef Py_ssize_t _stack_len   # number of objects on the stack
     cdef Py_ssize_t _stack_cap   # allocated slots in _stack
@@ -41,7 +41,7 @@ cdef class Unpickler:
     cdef Py_ssize_t _num_marks   # number of active marks
     cdef Py_ssize_t _marks_cap   # allocated slots in _marks
 
-    # --- memo (load_memo.pxi) -----------------------------------------
+    # --- memo (_load_memo.pxi) -----------------------------------------
     cdef PyObject **_memo        # owned references (or NULL) indexed by memo key
     cdef Py_ssize_t _memo_cap    # allocated slots in _memo
     # 1 + highest array index filled since the last clear; slots from here
@@ -50,7 +50,7 @@ cdef class Unpickler:
     cdef Py_ssize_t _memo_len    # number of entries (array + dict); next MEMOIZE index
     cdef dict _memo_dict         # entries too sparse for the array, or None
 
-    # --- BUILD keys (load_build.pxi) ----------------------------------
+    # --- BUILD keys (_load_build.pxi) ----------------------------------
     # Direct-mapped by address: a str key BUILD found not interned (strong
     # reference, NULL = empty slot) and the interned str it stands for
     # (strong reference).  The same memoized key object comes back for
@@ -74,7 +74,7 @@ cdef class Unpickler:
     cdef LoadPolicy _policy      # checks of an allowlist loader (_safe.pyx), or None
 
 
-# Input setup (load_input.pxi), for loaders built on the Unpickler that
+# Input setup (_load_input.pxi), for loaders built on the Unpickler that
 # take in-memory input themselves (pickler/_safe.pyx: safe_loads).
 cdef int open_memory_input(Unpickler u, object data) except -1  # one buffer over data
 cdef int release_input(Unpickler u) except -1   # forget the window, buffer and file

@@ -13,16 +13,16 @@ than about twice the data actually received (see docs/unpickler.md).
 This file holds the opcode dispatch, the ``Unpickler`` class, ``load`` and
 ``loads``; the rest of the module is included from (in this order):
 
-    load_capi.pxi        the C API as used here, and _unpickler_c.h's helpers
-    load_input.pxi       input reading: the only code that moves the read position
-    load_stack.pxi       the stack and marks; MARK, POP, POP_MARK, DUP
-    load_memo.pxi        the memo; GET, PUT, MEMOIZE and their binary forms
-    load_atoms.pxi       None, booleans, numbers, str, bytes, bytearray
-    load_containers.pxi  tuples, lists, dicts, sets; APPEND(S), SETITEM(S), ADDITEMS
-    load_build.pxi       REDUCE, NEWOBJ(_EX), OBJ, INST, BUILD
-    load_global.pxi      find_class, GLOBAL, STACK_GLOBAL, EXT1/2/4
-    load_persid.pxi      PERSID, BINPERSID and the persistent_load hook
-    load_frame.pxi       PROTO, FRAME, NEXT_BUFFER, READONLY_BUFFER
+    _load_capi.pxi        the C API as used here, and _unpickler_c.h's helpers
+    _load_input.pxi       input reading: the only code that moves the read position
+    _load_stack.pxi       the stack and marks; MARK, POP, POP_MARK, DUP
+    _load_memo.pxi        the memo; GET, PUT, MEMOIZE and their binary forms
+    _load_atoms.pxi       None, booleans, numbers, str, bytes, bytearray
+    _load_containers.pxi  tuples, lists, dicts, sets; APPEND(S), SETITEM(S), ADDITEMS
+    _load_build.pxi       REDUCE, NEWOBJ(_EX), OBJ, INST, BUILD
+    _load_global.pxi      find_class, GLOBAL, STACK_GLOBAL, EXT1/2/4
+    _load_persid.pxi      PERSID, BINPERSID and the persistent_load hook
+    _load_frame.pxi       PROTO, FRAME, NEXT_BUFFER, READONLY_BUFFER
 
 They form one extension module (Cython's ``include``), so the C compiler
 inlines the hot handlers into the dispatch loop.  Protocol knowledge
@@ -40,7 +40,7 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memchr, memset, strcmp
 from libc.stdlib cimport strtol
 from ._imports cimport import_module
-from ._buffer cimport HUGE_PAGE_PAYLOAD, copy_to_fresh
+from ._copy cimport HUGE_PAGE_PAYLOAD, copy_to_fresh
 from ._protocol cimport (
     MARK, STOP, POP, POP_MARK, DUP, FLOAT, INT, BININT, BININT1, LONG, BININT2,
     NONE, PERSID, BINPERSID, REDUCE, STRING, BINSTRING, SHORT_BINSTRING, UNICODE,
@@ -58,7 +58,7 @@ import pickle as _pickle_mod
 import copyreg as _copyreg
 import _compat_pickle
 
-include "load_capi.pxi"
+include "_load_capi.pxi"
 
 
 # ---------------------------------------------------------------------------
@@ -95,15 +95,15 @@ cdef inline str _tpname(object o):
     return (<bytes>P_TYPE(<PyObject *>o).tp_name).decode("utf-8", "replace")[:200]
 
 
-include "load_input.pxi"
-include "load_stack.pxi"
-include "load_memo.pxi"
-include "load_atoms.pxi"
-include "load_containers.pxi"
-include "load_build.pxi"
-include "load_global.pxi"
-include "load_persid.pxi"
-include "load_frame.pxi"
+include "_load_input.pxi"
+include "_load_stack.pxi"
+include "_load_memo.pxi"
+include "_load_atoms.pxi"
+include "_load_containers.pxi"
+include "_load_build.pxi"
+include "_load_global.pxi"
+include "_load_persid.pxi"
+include "_load_frame.pxi"
 
 
 # ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 /* C helpers of the compiled unpickler (pickler/_unpickler.pyx and its
-   load_*.pxi files), declared in load_capi.pxi.  Only C that Cython cannot
+   load_*.pxi files), declared in _load_capi.pxi.  Only C that Cython cannot
    express as well lives here: version shims for C-API names that moved,
    BINFLOAT's byte swap, the short-ASCII str fast path, the list item-array
    exchange of APPENDS and the thread id of the re-entrancy check.  No state,

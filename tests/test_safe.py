@@ -827,3 +827,20 @@ def test_example_runs():
                           timeout=120, env=dict(os.environ, PYTHONPATH=root), check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "safe_loads:" in proc.stdout and "refused: True" in proc.stdout
+
+
+def test_safe_unpickler_signature_is_its_own():
+    # inspect.signature() reads the class's text signature; it must name
+    # SafeUnpickler's own parameters (not the inherited Unpickler's) and
+    # agree with what __init__ accepts.
+    import inspect
+    sig = inspect.signature(pickler.SafeUnpickler)
+    assert list(sig.parameters) == [
+        "file", "allow", "fix_imports", "encoding", "errors", "buffers",
+        "unsafe_allow_code_execution"]
+    assert sig.parameters["allow"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert sig.parameters["buffers"].default is None
+    u = pickler.SafeUnpickler(io.BytesIO(pickler.dumps([1])), **{
+        name: p.default for name, p in sig.parameters.items()
+        if p.default is not inspect.Parameter.empty})
+    assert u.load() == [1]

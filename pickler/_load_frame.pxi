@@ -3,7 +3,7 @@
 # READONLY_BUFFER).
 #
 # A frame needs no state of its own: FRAME only makes sure its bytes are in
-# the input window (_prefetch, load_input.pxi), and the opcodes inside it
+# the input window (_prefetch, _load_input.pxi), and the opcodes inside it
 # are read from there like any others.
 
 

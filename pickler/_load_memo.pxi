@@ -5,7 +5,7 @@
 # indices far beyond the number of stored entries, so that a huge
 # LONG_BINPUT index costs one dict slot, not an array that size.  Memory
 # stays proportional to the input.  Nothing here moves the read position:
-# arguments come through the input functions (load_input.pxi).
+# arguments come through the input functions (_load_input.pxi).
 
 
 cdef int _memo_grow(Unpickler u, Py_ssize_t idx) except -1:

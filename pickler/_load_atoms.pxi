@@ -2,7 +2,7 @@
 # None and the booleans, integers, floats, str, bytes and bytearray, and
 # Python 2 strings (STRING, BINSTRING, SHORT_BINSTRING).
 #
-# Each handler takes its argument from the input functions (load_input.pxi)
+# Each handler takes its argument from the input functions (_load_input.pxi)
 # and pushes one new object; none calls user code.  The hot ones are
 # `cdef inline` so the C compiler inlines them into the dispatch loop.  The
 # opcodes of one kind that differ only in the width of their size field

@@ -2,7 +2,7 @@
 # _unpickler.pyx): tuples, lists, dicts, sets and frozensets, and the
 # APPEND(S), SETITEM(S) and ADDITEMS that fill them.
 #
-# Items come from the stack (load_stack.pxi).  Exact list, dict and set
+# Items come from the stack (_load_stack.pxi).  Exact list, dict and set
 # targets are filled with C calls; any other target runs user code
 # (extend, append, __setitem__, add), asked of the Unpickler's policy first
 # when it has one (LoadPolicy in _unpickler.pyx).  Items stay owned by the
