@@ -559,15 +559,7 @@ def _acquire(channel, size):
         else:
             waiting.taken = False
     if best is None:
-        for _attempt in range(8):
-            path = channel.kept_path()
-            try:
-                fd = _create(path, channel.tracked)
-                break
-            except FileExistsError:       # a recycled pid of a dead sender
-                continue
-        else:
-            raise FileExistsError(errno.EEXIST, "no free segment name", path)
+        path, fd = _create_named(channel.kept_path, channel.tracked)
         best = _Kept(channel.token, path, fd, channel.tracked)
         best.taken = True
         with _lock:
@@ -866,6 +858,19 @@ def _create(path, tracked):
             raise
 
 
+def _create_named(next_path, tracked):
+    """Create a new file under the first free name next_path() gives (a
+    name may be taken by a dead sender whose pid was recycled); its path
+    and descriptor."""
+    for _attempt in range(8):
+        path = next_path()
+        try:
+            return path, _create(path, tracked)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free segment name", path)
+
+
 def _store_copies(copies, size, channel):
     """Write the copied buffers into one file; its message name's entry."""
     try:
@@ -887,15 +892,7 @@ def _write_segment(copies, size, channel):
     entry = _acquire(channel, size)
     if entry is None:
         # Not kept: a file of its own, under its message name.
-        for _attempt in range(8):
-            path = channel.new_path()
-            try:
-                fd = _create(path, channel.tracked)
-                break
-            except FileExistsError:     # a recycled pid of a dead sender
-                continue
-        else:
-            raise FileExistsError(errno.EEXIST, "no free segment name", path)
+        path, fd = _create_named(channel.new_path, channel.tracked)
     else:
         path, fd = entry.path, entry.fd
     try:
