@@ -43,6 +43,7 @@ import re
 import secrets
 import signal
 import socket
+import sys
 import threading
 import time
 import weakref
@@ -183,6 +184,30 @@ def _record(signum, frame):
     _arrived.append(signum)
 
 
+class _DroppedSignals:
+    """An unraisable-error hook, for the instant a deferred signal's handler
+    goes back to SIG_DFL: CPython's report of a signal dropped in that
+    instant puts the signal on _arrived; anything else goes to the previous
+    hook."""
+
+    __slots__ = ("previous",)
+
+    def __init__(self, previous):
+        self.previous = previous
+
+    def __call__(self, unraisable):
+        error = unraisable.exc_value
+        if isinstance(error, OSError) and not error.errno:
+            found = _DROPPED_SIGNAL.fullmatch(str(error))
+            if found and int(found.group(1)) in _DEFERRED_SIGNALS:
+                _arrived.append(int(found.group(1)))
+                return
+        self.previous(unraisable)
+
+
+_DROPPED_SIGNAL = re.compile(r"Signal (\d+) ignored due to race condition")
+
+
 class _Deferred:
     """Defer SIGTERM and SIGINT while a name and its tracker registration
     change together: Pool.terminate() SIGTERMs workers, KeyboardInterrupt
@@ -248,7 +273,21 @@ class _Deferred:
                 signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
             return
         _deferring = False
-        raised = self._restore(saved)
+        # signal.signal() runs the handlers of what is pending, then swaps
+        # the handler: a signal that comes between the two is dropped if
+        # the new handler is SIG_DFL (CPython reports "Signal N ignored due
+        # to race condition" as an unraisable error).  Catch that report
+        # and count the signal as arrived; a second signal.signal() makes
+        # CPython look at what came in that window at once.
+        previous_hook = sys.unraisablehook
+        sys.unraisablehook = _DroppedSignals(previous_hook)
+        try:
+            raised = self._restore(saved)
+            raised = raised or self._restore(
+                [(signum, handler) for signum, handler in saved
+                 if handler is signal.SIG_DFL])
+        finally:
+            sys.unraisablehook = previous_hook
         if _arrived:
             arrived = sorted(set(_arrived))
             _arrived.clear()
