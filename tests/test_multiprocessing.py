@@ -635,6 +635,9 @@ def check(label):
     print("ok", label, flush=True)
 
 if __name__ == "__main__":
+    # A process started in the background by a shell without job control
+    # inherits SIGINT ignored, and interrupt_main() then does nothing.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ctx = pmp.get_context(METHOD, threshold=4096, prefix=PREFIX)
     a = np.ones(N)
     for how in ("exit", "kill"):
@@ -797,12 +800,18 @@ def test_deferred_holds_signals_in_a_threaded_process():
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
     import _thread
     steps = []
-    with pytest.raises(KeyboardInterrupt), pmp._Deferred():
-        _thread.interrupt_main()
-        time.sleep(0.05)
-        steps.append("block done")
+    # interrupt_main() does nothing where SIGINT is ignored (a background
+    # job of a shell without job control): give it Python's handler.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), pmp._Deferred():
+            _thread.interrupt_main()
+            time.sleep(0.05)
+            steps.append("block done")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert steps == ["block done"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
