@@ -41,6 +41,13 @@ import pytest
 np = pytest.importorskip("numpy")
 pmp = pytest.importorskip("pickler.multiprocessing")
 
+# The fork start method is under test on purpose, from a pytest process that
+# has threads (executor and queue feeder threads of earlier tests); 3.12+
+# warns about every fork() then.  pickler.multiprocessing re-creates its
+# locks in the child (os.register_at_fork), which is what the warning is about.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning")
+
 SHM = "/dev/shm"
 THRESHOLD = 4096
 N = 8192                       # float64 elements: 64 KiB, above THRESHOLD
