@@ -12,7 +12,7 @@ call made) before anything is timed:
   pickler.multiprocessing.get_context("forkserver"))``;
 * ``pickler keep=0`` -- the same with ``keep=0``: a new segment file for every
   message (the design before senders kept their files; shows what reuse gains);
-* ``pickler+empty`` -- the ``pickler`` executor; the payload is allocated with
+* ``pickler+empty`` -- an executor like ``pickler``'s; the payload is allocated with
   ``pickler.multiprocessing.empty`` and the worker writes its result into an
   ``empty()`` array (sent by reference both ways: no copy at all);
 * ``joblib``     -- ``joblib.Parallel(n_jobs=2, backend="loky")`` (memory-maps
@@ -246,11 +246,11 @@ class Ray:
 
 
 def make_candidates(args):
+    # pickler+empty has workers of its own: sharing pickler's, the two
+    # candidates' kept files evicted each other in the workers at 1 GiB.
     cands = [Executor("stdlib", mp.get_context("forkserver")),
              Executor("pickler", pmp.get_context("forkserver")),
-             None]
-    cands[2] = Executor.__new__(Executor)
-    cands[2].name, cands[2].shared, cands[2].ex = "pickler+empty", True, cands[1].ex
+             Executor("pickler+empty", pmp.get_context("forkserver"), shared=True)]
     if not args.no_keep0:
         cands.append(Executor("pickler keep=0", pmp.get_context("forkserver", keep=0)))
     notes = []
@@ -501,8 +501,7 @@ def main():
                             "times": ts, "peak_per_payload": peaks.get(name),
                             "kept_per_payload": kept if name == "pickler" else None})
     for c in cands:
-        if c is not None and c.name != "pickler+empty":
-            c.close()
+        c.close()
     print(f"load average at end: {loadavg()}")
     notes.append(f"load average at end: {loadavg()}")
     if args.json:
