@@ -897,6 +897,20 @@ def _create(path, tracked):
             raise
 
 
+def _link(source, path, tracked):
+    """A new name for a segment file, registered with the tracker first
+    (the two change together: no signal lands between them)."""
+    with _Deferred():
+        if tracked:
+            _tracker.register("/" + os.path.basename(path), "shared_memory")
+        try:
+            os.link(source, path)
+        except BaseException:
+            if tracked:
+                _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+            raise
+
+
 def _create_named(next_path, tracked):
     """Create a new file under the first free name next_path() gives (a
     name may be taken by a dead sender whose pid was recycled); its path
@@ -965,15 +979,7 @@ def _write_segment(copies, size, channel):
         entry.size = max(entry.size, size)
         # The message's own name for the kept file (the receiver unlinks it).
         name = channel.new_path()
-        with _Deferred():
-            if channel.tracked:
-                _tracker.register("/" + os.path.basename(name), "shared_memory")
-            try:
-                os.link(path, name)
-            except BaseException:
-                if channel.tracked:
-                    _tracker.unregister("/" + os.path.basename(name), "shared_memory")
-                raise
+        _link(path, name, channel.tracked)
         return (name, size, channel.tracked)
     except BaseException:
         # Nothing partial stays: a file of its own goes, a kept one too (its
@@ -1025,14 +1031,7 @@ def _store(views, channel):
             # array's own name stays until the array is gone.
             path = channel.new_path()
             with _Deferred():
-                if channel.tracked:
-                    _tracker.register("/" + os.path.basename(path), "shared_memory")
-                try:
-                    os.link(source, path)
-                except BaseException:
-                    if channel.tracked:
-                        _tracker.unregister("/" + os.path.basename(path), "shared_memory")
-                    raise
+                _link(source, path, channel.tracked)
                 made.append((path, file_size, channel.tracked))
     except BaseException:
         for path, _length, tracked in made:
