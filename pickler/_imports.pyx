@@ -39,19 +39,8 @@ cdef extern from "Python.h":
     PyObject *PyModule_GetDict(object)     # borrowed
     bint PyCFunction_Check(object)
 
-cdef extern from *:
-    """
-    /* sys.modules[name] once its import has finished (PyImport_GetModule
-       waits for another thread's import as __import__ does), or None when
-       sys.modules has no such entry; NULL with an exception set on error. */
-    static PyObject *pickler_imported_module(PyObject *name) {
-        PyObject *m = PyImport_GetModule(name);
-        if (m == NULL && !PyErr_Occurred()) {
-            Py_RETURN_NONE;
-        }
-        return m;
-    }
-    """
+cdef extern from "_imports.h":
+    # sys.modules[name] after its import finished, None if absent.
     object imported_module "pickler_imported_module" (object name)
 
 
