@@ -34,6 +34,7 @@ travels is an ordinary pickle that calls ``pickler.multiprocessing._unpack``.
 import copyreg
 import errno
 import fcntl
+import functools
 import io
 import itertools
 import mmap
@@ -314,9 +315,32 @@ def _release(path, tracked):
             os.unlink(path)
         except FileNotFoundError:
             return 0
-        if tracked:
-            _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+        _untrack(path, tracked)
     return 1
+
+
+def _track(path, tracked):
+    if tracked:
+        _tracker.register("/" + os.path.basename(path), "shared_memory")
+
+
+def _untrack(path, tracked):
+    if tracked:
+        _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+
+
+def _new_name(make, path, tracked):
+    """Make a segment file's new name `path` with make() (create, link or
+    rename), registered with the tracker in the same deferred step: no
+    signal lands between the name and its registration, and a make() that
+    fails leaves neither.  Returns what make() returns."""
+    with _Deferred():
+        _track(path, tracked)
+        try:
+            return make()
+        except BaseException:
+            _untrack(path, tracked)
+            raise
 
 
 # Channels created in this process whose leftovers it sweeps when it exits
@@ -662,16 +686,11 @@ def _keep_empty(entry, fd):
     kept = os.path.join(os.path.dirname(path),
                         f"{prefix}e-{os.getpid()}-k{next(_counter)}")
     with _Deferred():
-        if tracked:
-            _tracker.register("/" + os.path.basename(kept), "shared_memory")
         try:
-            os.rename(path, kept)
+            _new_name(functools.partial(os.rename, path, kept), kept, tracked)
         except OSError:
-            if tracked:
-                _tracker.unregister("/" + os.path.basename(kept), "shared_memory")
             return False
-        if tracked:
-            _tracker.unregister("/" + os.path.basename(path), "shared_memory")
+        _untrack(path, tracked)
     entry = _Kept(_empty_key(realdir, prefix), kept, fd, tracked)
     entry.size = size
     with _lock:
@@ -886,29 +905,14 @@ def _write_all(fd, view, offset, path):
 
 
 def _create(path, tracked):
-    with _Deferred():
-        if tracked:
-            _tracker.register("/" + os.path.basename(path), "shared_memory")
-        try:
-            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        except BaseException:
-            if tracked:
-                _tracker.unregister("/" + os.path.basename(path), "shared_memory")
-            raise
+    return _new_name(functools.partial(
+        os.open, path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600),
+        path, tracked)
 
 
 def _link(source, path, tracked):
-    """A new name for a segment file, registered with the tracker first
-    (the two change together: no signal lands between them)."""
-    with _Deferred():
-        if tracked:
-            _tracker.register("/" + os.path.basename(path), "shared_memory")
-        try:
-            os.link(source, path)
-        except BaseException:
-            if tracked:
-                _tracker.unregister("/" + os.path.basename(path), "shared_memory")
-            raise
+    """A second name for a segment file (a message's own name)."""
+    _new_name(functools.partial(os.link, source, path), path, tracked)
 
 
 def _create_named(next_path, tracked):
